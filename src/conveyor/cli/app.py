@@ -1,0 +1,57 @@
+"""The root Typer application and the error boundary."""
+
+from __future__ import annotations
+
+import logging
+import os
+
+import click
+import typer
+from rich.console import Console
+
+from conveyor.cli import experiments, quickstart, runs, serve
+from conveyor.errors import ConveyorError
+
+app = typer.Typer(
+    name="conveyor",
+    help="Conveyor: track, version, validate, deploy, monitor, retrain, redeploy.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(experiments.app, name="experiments")
+app.add_typer(runs.app, name="runs")
+app.command("server")(serve.server)
+app.command("quickstart")(quickstart.quickstart)
+
+err = Console(stderr=True)
+
+
+@app.callback()
+def _root(
+    debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+) -> None:
+    if debug:
+        os.environ["CONVEYOR_DEBUG"] = "1"
+        logging.basicConfig(level=logging.DEBUG)
+
+
+def run(argv: list[str]) -> int:
+    """Run the CLI with ``argv`` and return the exit code."""
+    debug = "--debug" in argv or os.environ.get("CONVEYOR_DEBUG") == "1"
+    try:
+        app(argv, standalone_mode=False)
+    except ConveyorError as exc:
+        if debug:
+            raise
+        err.print(f"[red]error:[/red] {exc.message}", highlight=False, soft_wrap=True)
+        return exc.exit_code
+    except click.exceptions.Exit as exc:
+        return int(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        return exc.exit_code
+    except click.exceptions.Abort:
+        err.print("aborted")
+        return 130
+    return 0

@@ -1,0 +1,36 @@
+"""``conveyor server``: serve the workspace over REST (native + MLflow-compatible API)."""
+
+from __future__ import annotations
+
+import typer
+
+from conveyor.cli.output import console
+
+
+def server(
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to bind."),
+    port: int = typer.Option(5000, "--port", "-p", help="Port to listen on."),
+    workers: int = typer.Option(1, "--workers", "-w", help="Worker processes."),
+    log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
+) -> None:
+    """Serve the workspace: /api/v1 (docs at /docs) and the MLflow API for mlflow clients."""
+    import uvicorn
+
+    from conveyor.settings import get_settings
+    from conveyor.tracking import Workspace
+
+    settings = get_settings()
+    Workspace.from_settings(settings).close()  # migrate once, before workers start
+    console.print(
+        f"Conveyor server on http://{host}:{port}  (workspace {settings.resolved_db_url()})\n"
+        f"  API docs: http://{host}:{port}/docs\n"
+        f"  MLflow clients: MLFLOW_TRACKING_URI=http://{host}:{port}"
+    )
+    uvicorn.run(
+        "conveyor.server.app:create_app",
+        factory=True,
+        host=host,
+        port=port,
+        workers=workers,
+        log_level=log_level,
+    )

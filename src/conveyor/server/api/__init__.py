@@ -1,0 +1,1 @@
+"""Native REST API routers (``/api/v1``), one module per domain."""

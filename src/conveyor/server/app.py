@@ -1,0 +1,40 @@
+"""The FastAPI application: native API, MLflow-compatible API, health."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from fastapi.responses import ORJSONResponse
+
+from conveyor import __version__
+from conveyor.server.api import tracking as tracking_api
+from conveyor.server.body_limit import BodyLimitMiddleware
+from conveyor.server.errors import install_error_handlers
+from conveyor.server.mlflow_compat import router as mlflow_router
+from conveyor.settings import get_settings
+from conveyor.tracking import LocalClient, Workspace
+
+
+def create_app(
+    workspace: Workspace | None = None, *, max_request_bytes: int | None = None
+) -> FastAPI:
+    """Build the server application over ``workspace`` (the settings' workspace by default)."""
+    settings = get_settings()
+    app = FastAPI(
+        title="Conveyor",
+        version=__version__,
+        description="MLOps platform: tracking, registry, serving, monitoring.",
+        default_response_class=ORJSONResponse,
+    )
+    app.state.client = LocalClient(workspace=workspace or Workspace.from_settings(settings))
+    app.add_middleware(
+        BodyLimitMiddleware, max_bytes=max_request_bytes or settings.max_request_bytes
+    )
+    install_error_handlers(app)
+
+    @app.get("/health", include_in_schema=False)
+    def health() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.include_router(tracking_api.router, prefix="/api/v1")
+    app.include_router(mlflow_router)
+    return app

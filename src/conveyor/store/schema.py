@@ -1,0 +1,135 @@
+"""The metadata schema (SQLAlchemy Core tables); Alembic migrations create it.
+
+Metrics are stored twice on purpose: every point in ``metrics`` (append-only, indexed by run, key
+and step for histories) and the newest point per run and key in ``latest_metrics``, which carries
+the experiment id so that a search filtering or ordering on a metric over 100k runs is an index
+range scan rather than an aggregate over every point.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    PrimaryKeyConstraint,
+    String,
+    Table,
+    Text,
+)
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+RUN_ID = String(32)
+
+experiments = Table(
+    "experiments",
+    metadata,
+    Column("experiment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(500), nullable=False, unique=True),
+    Column("artifact_location", Text, nullable=False),
+    Column("lifecycle_stage", String(20), nullable=False, default="active"),
+    Column("creation_time", BigInteger, nullable=False),
+    Column("last_update_time", BigInteger, nullable=False),
+)
+
+experiment_tags = Table(
+    "experiment_tags",
+    metadata,
+    Column("experiment_id", ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("experiment_id", "key"),
+)
+
+runs = Table(
+    "runs",
+    metadata,
+    Column("run_uuid", RUN_ID, primary_key=True),
+    Column("experiment_id", ForeignKey("experiments.experiment_id"), nullable=False),
+    Column("name", String(250), nullable=False),
+    Column("user_id", String(250), nullable=False),
+    Column("status", String(20), nullable=False),
+    Column("start_time", BigInteger, nullable=False),
+    Column("end_time", BigInteger, nullable=True),
+    Column("lifecycle_stage", String(20), nullable=False),
+    Column("artifact_uri", Text, nullable=False),
+    Column("deleted_time", BigInteger, nullable=True),
+    Index(None, "experiment_id", "lifecycle_stage", "start_time"),
+)
+
+params = Table(
+    "params",
+    metadata,
+    Column("run_uuid", RUN_ID, nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key"),
+    Index(None, "key", "value"),
+)
+
+tags = Table(
+    "tags",
+    metadata,
+    Column("run_uuid", RUN_ID, nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "key"),
+)
+
+# NaN is stored as NULL: SQLite has no NaN, and a metric value is never legitimately missing.
+metrics = Table(
+    "metrics",
+    metadata,
+    Column("run_uuid", RUN_ID, nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Float, nullable=True),
+    Index(None, "run_uuid", "key", "step"),
+)
+
+latest_metrics = Table(
+    "latest_metrics",
+    metadata,
+    Column("run_uuid", RUN_ID, nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("experiment_id", Integer, nullable=False),
+    Column("step", BigInteger, nullable=False),
+    Column("timestamp", BigInteger, nullable=False),
+    Column("value", Float, nullable=True),
+    PrimaryKeyConstraint("run_uuid", "key"),
+    Index(None, "experiment_id", "key", "value"),
+)
+
+# Batches the remote client replays after an outage carry an id, so a batch whose response was
+# lost is not stored twice.
+ingested_batches = Table(
+    "ingested_batches",
+    metadata,
+    Column("batch_id", String(64), primary_key=True),
+    Column("run_uuid", RUN_ID, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+# Artifacts live in the blob store under their digest; this table maps a logical path
+# ("<experiment>/<run>/artifacts/model/MLmodel") to the digest.
+artifacts = Table(
+    "artifacts",
+    metadata,
+    Column("path", String(1000), primary_key=True),
+    Column("digest", String(64), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+)

@@ -1,0 +1,193 @@
+"""``Client``: one set of tracking methods, two transports.
+
+``Client()`` talks to the local workspace (``./.conveyor``: SQLite + blobs) unless a server is
+given, as an argument or with ``CONVEYOR_SERVER``, in which case the same methods go over HTTP.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from conveyor._time import now_ms
+from conveyor.tracking.entities import (
+    Experiment,
+    FileInfo,
+    Metric,
+    Run,
+    RunInfo,
+    RunPage,
+    RunStatus,
+    ViewType,
+)
+
+
+def open_client(server: str | None = None) -> Client:
+    """Return ``Client(server)`` typed as the abstract ``Client`` (for internal callers)."""
+    return Client(server)  # type: ignore[abstract]  # __new__ picks a concrete transport
+
+
+class Client(ABC):
+    """Tracking API shared by the local workspace and the HTTP transport."""
+
+    def __new__(cls, server: str | None = None, **kwargs: Any) -> Client:  # noqa: ARG004
+        """Pick the transport: HTTP when a server URL is given or configured."""
+        if cls is Client:
+            from conveyor.settings import get_settings
+
+            url = server or get_settings().server
+            if url:
+                from conveyor.tracking.remote import HttpClient
+
+                return super().__new__(HttpClient)
+            from conveyor.tracking.service import LocalClient
+
+            return super().__new__(LocalClient)
+        return super().__new__(cls)
+
+    # experiments
+    @abstractmethod
+    def create_experiment(self, name: str, *, tags: Mapping[str, str] | None = None) -> Experiment:
+        """Create an experiment; raises ``AlreadyExistsError`` if the name is taken."""
+
+    @abstractmethod
+    def get_experiment(self, experiment_id: str) -> Experiment:
+        """Return an experiment by id."""
+
+    @abstractmethod
+    def get_experiment_by_name(self, name: str) -> Experiment | None:
+        """Return an experiment by name, or None."""
+
+    @abstractmethod
+    def list_experiments(
+        self, *, view_type: ViewType = ViewType.ACTIVE_ONLY, max_results: int = 1000
+    ) -> list[Experiment]:
+        """Return experiments, newest first."""
+
+    @abstractmethod
+    def delete_experiment(self, experiment_id: str) -> None:
+        """Move an experiment to the trash."""
+
+    @abstractmethod
+    def restore_experiment(self, experiment_id: str) -> None:
+        """Bring an experiment back from the trash."""
+
+    def get_or_create_experiment(self, name: str) -> Experiment:
+        """Return the experiment named ``name``, creating it if needed."""
+        from conveyor.errors import AlreadyExistsError
+
+        found = self.get_experiment_by_name(name)
+        if found is not None:
+            return found
+        try:
+            return self.create_experiment(name)
+        except AlreadyExistsError:
+            again = self.get_experiment_by_name(name)
+            if again is None:  # pragma: no cover - deleted between two calls
+                raise
+            return again
+
+    # runs
+    @abstractmethod
+    def create_run(
+        self,
+        experiment_id: str,
+        *,
+        run_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        start_time: int | None = None,
+    ) -> Run:
+        """Start a run."""
+
+    @abstractmethod
+    def get_run(self, run_id: str) -> Run:
+        """Return a run with params, tags and latest metrics."""
+
+    @abstractmethod
+    def update_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        """Change a run's status, end time or name."""
+
+    @abstractmethod
+    def delete_run(self, run_id: str) -> None:
+        """Move a run to the trash."""
+
+    @abstractmethod
+    def restore_run(self, run_id: str) -> None:
+        """Bring a run back from the trash."""
+
+    @abstractmethod
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Metric | tuple[str, float, int, int]] = (),
+        params: Mapping[str, object] | None = None,
+        tags: Mapping[str, object] | None = None,
+        batch_id: str | None = None,
+    ) -> bool:
+        """Log points, params and tags atomically; False if ``batch_id`` was already stored."""
+
+    @abstractmethod
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag from a run."""
+
+    @abstractmethod
+    def get_metric_history(self, run_id: str, key: str) -> list[Metric]:
+        """Return every point of one metric, by step."""
+
+    @abstractmethod
+    def search_runs(
+        self,
+        experiment_ids: Sequence[str],
+        *,
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> RunPage:
+        """Return one page of runs matching an MLflow-grammar filter."""
+
+    # artifacts
+    @abstractmethod
+    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str = "") -> None:
+        """Upload a file, or a directory's files, under the run's artifacts."""
+
+    @abstractmethod
+    def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
+        """Store ``text`` (UTF-8) as the artifact file ``artifact_file``."""
+
+    @abstractmethod
+    def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
+        """List a directory of the run's artifacts (paths relative to the run's root)."""
+
+    @abstractmethod
+    def download_artifact(self, run_id: str, path: str, dst: str | Path) -> Path:
+        """Download one artifact file to ``dst`` (a directory or a file path)."""
+
+    # conveniences built on the primitives
+    def log_metric(
+        self, run_id: str, key: str, value: float, *, step: int = 0, timestamp: int | None = None
+    ) -> None:
+        """Log one metric point right away (the fluent API buffers instead)."""
+        self.log_batch(run_id, metrics=[(key, value, timestamp or now_ms(), step)])
+
+    def log_param(self, run_id: str, key: str, value: object) -> None:
+        """Log one param."""
+        self.log_batch(run_id, params={key: value})
+
+    def set_tag(self, run_id: str, key: str, value: object) -> None:
+        """Set one tag."""
+        self.log_batch(run_id, tags={key: value})
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release connections."""

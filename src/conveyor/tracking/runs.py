@@ -1,0 +1,336 @@
+"""Runs: create, update, log params/metrics/tags in batches, read histories, search."""
+
+from __future__ import annotations
+
+import getpass
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+
+from conveyor._ids import new_id
+from conveyor._time import now_ms
+from conveyor.errors import ConflictError, InvalidArgumentError, LimitExceededError, NotFoundError
+from conveyor.store import read, schema, write
+from conveyor.tracking import limits
+from conveyor.tracking.entities import LifecycleStage, Metric, Run, RunInfo, RunStatus, ViewType
+from conveyor.tracking.experiments import Experiments, parse_experiment_id
+from conveyor.tracking.filters import parse_filter, parse_order_by
+from conveyor.tracking.metric_writes import Point, write_points
+from conveyor.tracking.rows import metric_value, run_info, runs_with_data
+from conveyor.tracking.search import build_search, decode_page_token, encode_page_token
+
+RUN_NAME_TAG = "mlflow.runName"
+PARENT_RUN_TAG = "mlflow.parentRunId"
+
+_UPSERT_TAG = text(
+    "INSERT INTO tags (run_uuid, key, value) VALUES (:run_uuid, :key, :value) "
+    "ON CONFLICT (run_uuid, key) DO UPDATE SET value = excluded.value"
+)
+
+
+def check_run_id(run_id: object) -> str:
+    """Return ``run_id`` if it has the shape of a run id."""
+    if not isinstance(run_id, str) or not run_id or len(run_id) > 32 or not run_id.isalnum():
+        msg = f"run_id must be the 32-character id of a run, got {run_id!r}"
+        raise InvalidArgumentError(msg, field="run_id")
+    return run_id
+
+
+def _check_points(metrics: Sequence[Any]) -> list[Point]:
+    points: list[Point] = []
+    for m in metrics:
+        key, value, timestamp, step = (
+            m if isinstance(m, tuple) else (m.key, m.value, m.timestamp, m.step)
+        )
+        points.append(
+            (
+                limits.check_key(key, field="metrics.key"),
+                limits.check_metric_value(value, key=key),
+                limits.check_int(timestamp, field="metrics.timestamp"),
+                limits.check_int(step, field="metrics.step"),
+            )
+        )
+    return points
+
+
+def _check_pairs(pairs: Mapping[str, object], *, kind: str, limit: int) -> dict[str, str]:
+    return {
+        limits.check_key(k, field=f"{kind}.key"): limits.check_value(
+            v, field=f"{kind}[{k!r}]", limit=limit
+        )
+        for k, v in pairs.items()
+    }
+
+
+class Runs:
+    """Run operations over one engine."""
+
+    def __init__(self, engine: Engine, experiments: Experiments) -> None:
+        self._engine = engine
+        self._experiments = experiments
+
+    def create(
+        self,
+        experiment_id: object,
+        *,
+        run_name: str | None = None,
+        start_time: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        user_id: str | None = None,
+    ) -> Run:
+        """Start a new run in an active experiment."""
+        experiment = self._experiments.get(experiment_id)
+        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
+            msg = f"experiment {experiment.name!r} is deleted; restore it before adding runs"
+            raise ConflictError(msg, field="experiment_id")
+        all_tags = _check_pairs(dict(tags or {}), kind="tags", limit=limits.MAX_TAG_VALUE_LENGTH)
+        run_id = new_id()
+        name = run_name or all_tags.get(RUN_NAME_TAG) or f"run-{run_id[:8]}"
+        name = limits.check_name(name, field="run_name", limit=limits.MAX_RUN_NAME_LENGTH)
+        all_tags[RUN_NAME_TAG] = name
+        row = {
+            "run_uuid": run_id,
+            "experiment_id": int(experiment.experiment_id),
+            "name": name,
+            "user_id": user_id or _default_user(),
+            "status": RunStatus.RUNNING.value,
+            "start_time": now_ms() if start_time is None else start_time,
+            "end_time": None,
+            "lifecycle_stage": LifecycleStage.ACTIVE.value,
+            "artifact_uri": f"{experiment.artifact_location}/{run_id}/artifacts",
+        }
+        with write(self._engine) as conn:
+            conn.execute(insert(schema.runs).values(row))
+            tag_rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in all_tags.items()]
+            conn.execute(insert(schema.tags), tag_rows)
+        return self.get(run_id)
+
+    def _row(self, conn: Connection, run_id: str) -> Any:
+        row = conn.execute(select(schema.runs).where(schema.runs.c.run_uuid == run_id)).first()
+        if row is None:
+            msg = f"no run with id {run_id!r}; see `conveyor runs list`"
+            raise NotFoundError(msg, field="run_id")
+        return row
+
+    def get(self, run_id: str) -> Run:
+        """Return the run with its params, tags and latest metrics."""
+        run_id = check_run_id(run_id)
+        with read(self._engine) as conn:
+            return runs_with_data(conn, [self._row(conn, run_id)])[0]
+
+    def get_info(self, run_id: str) -> RunInfo:
+        """Return the run's attributes only."""
+        run_id = check_run_id(run_id)
+        with read(self._engine) as conn:
+            return run_info(self._row(conn, run_id))
+
+    def update(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | str | None = None,
+        end_time: int | None = None,
+        run_name: str | None = None,
+    ) -> RunInfo:
+        """Change a run's status, end time or name."""
+        run_id = check_run_id(run_id)
+        values: dict[str, object] = {}
+        if status is not None:
+            try:
+                values["status"] = RunStatus(status).value
+            except ValueError:
+                allowed = ", ".join(s.value for s in RunStatus)
+                msg = f"status must be one of {allowed}; got {status!r}"
+                raise InvalidArgumentError(msg, field="status") from None
+        if end_time is not None:
+            values["end_time"] = limits.check_int(end_time, field="end_time")
+        if run_name:
+            values["name"] = limits.check_name(
+                run_name, field="run_name", limit=limits.MAX_RUN_NAME_LENGTH
+            )
+        with write(self._engine) as conn:
+            self._row(conn, run_id)
+            if values:
+                runs = schema.runs
+                conn.execute(update(runs).where(runs.c.run_uuid == run_id).values(values))
+            if run_name:
+                conn.execute(
+                    _UPSERT_TAG, {"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}
+                )
+            return run_info(self._row(conn, run_id))
+
+    def set_lifecycle(self, run_id: str, stage: LifecycleStage) -> None:
+        """Delete (to the trash) or restore a run."""
+        run_id = check_run_id(run_id)
+        deleted_time = now_ms() if stage is LifecycleStage.DELETED else None
+        with write(self._engine) as conn:
+            self._row(conn, run_id)
+            conn.execute(
+                update(schema.runs)
+                .where(schema.runs.c.run_uuid == run_id)
+                .values(lifecycle_stage=stage.value, deleted_time=deleted_time)
+            )
+
+    def log_batch(
+        self,
+        run_id: str,
+        *,
+        metrics: Sequence[Any] = (),
+        params: Mapping[str, object] | None = None,
+        tags: Mapping[str, object] | None = None,
+        batch_id: str | None = None,
+    ) -> bool:
+        """Log metric points, params and tags in one transaction.
+
+        ``metrics`` holds ``Metric`` objects or ``(key, value, timestamp_ms, step)`` tuples.
+        A ``batch_id`` already ingested is skipped (replays after an outage are idempotent).
+
+        Returns:
+            False when the batch was a replay and nothing was written.
+        """
+        run_id = check_run_id(run_id)
+        if len(metrics) > limits.MAX_BATCH_METRICS:
+            msg = (
+                f"a batch holds at most {limits.MAX_BATCH_METRICS} metric points, got "
+                f"{len(metrics)}; split it"
+            )
+            raise LimitExceededError(msg, field="metrics")
+        points = _check_points(metrics)
+        new_params = _check_pairs(
+            dict(params or {}), kind="params", limit=limits.MAX_PARAM_VALUE_LENGTH
+        )
+        new_tags = _check_pairs(dict(tags or {}), kind="tags", limit=limits.MAX_TAG_VALUE_LENGTH)
+        try:
+            with write(self._engine) as conn:
+                row = self._row(conn, run_id)
+                if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
+                    msg = f"run {run_id} is deleted; restore it before logging to it"
+                    raise ConflictError(msg, field="run_id")
+                if batch_id is not None:
+                    conn.execute(
+                        insert(schema.ingested_batches).values(
+                            batch_id=batch_id, run_uuid=run_id, created_time=now_ms()
+                        )
+                    )
+                _write_params(conn, run_id, new_params)
+                write_points(conn, run_id, row.experiment_id, points)
+                _write_tags(conn, run_id, new_tags)
+        except IntegrityError:
+            if batch_id is not None and self._seen_batch(batch_id):
+                return False
+            raise
+        return True
+
+    def _seen_batch(self, batch_id: str) -> bool:
+        b = schema.ingested_batches
+        with read(self._engine) as conn:
+            return (
+                conn.execute(select(b.c.batch_id).where(b.c.batch_id == batch_id)).first()
+                is not None
+            )
+
+    def delete_tag(self, run_id: str, key: str) -> None:
+        """Remove a tag from a run."""
+        run_id = check_run_id(run_id)
+        t = schema.tags
+        with write(self._engine) as conn:
+            self._row(conn, run_id)
+            deleted = conn.execute(t.delete().where(t.c.run_uuid == run_id, t.c.key == key))
+            if deleted.rowcount == 0:
+                msg = f"run {run_id} has no tag {key!r}"
+                raise NotFoundError(msg, field="key")
+
+    def metric_history(
+        self, run_id: str, key: str, *, max_results: int = 25_000, page_token: str | None = None
+    ) -> tuple[list[Metric], str | None]:
+        """Return the points of one metric ordered by step and time, one page at a time."""
+        run_id = check_run_id(run_id)
+        limits.check_max_results(max_results, limit=1_000_000)
+        offset = decode_page_token(page_token)
+        m = schema.metrics
+        stmt = (
+            select(m.c.key, m.c.value, m.c.timestamp, m.c.step)
+            .where(m.c.run_uuid == run_id, m.c.key == key)
+            .order_by(m.c.step, m.c.timestamp)
+            .offset(offset)
+            .limit(max_results + 1)
+        )
+        with read(self._engine) as conn:
+            self._row(conn, run_id)
+            rows = conn.execute(stmt).all()
+        points = [
+            Metric(key=k, value=metric_value(v), timestamp=ts, step=s)
+            for k, v, ts, s in rows[:max_results]
+        ]
+        more = len(rows) > max_results
+        return points, encode_page_token(offset + max_results) if more else None
+
+    def search(
+        self,
+        experiment_ids: Sequence[object],
+        *,
+        filter_string: str | None = None,
+        view_type: ViewType = ViewType.ACTIVE_ONLY,
+        max_results: int = 1000,
+        order_by: Sequence[str] | None = None,
+        page_token: str | None = None,
+    ) -> tuple[list[Run], str | None]:
+        """Return one page of runs matching an MLflow-grammar filter, in the requested order."""
+        limits.check_max_results(max_results)
+        ids = [parse_experiment_id(e) for e in experiment_ids]
+        offset = decode_page_token(page_token)
+        stmt = build_search(
+            experiment_ids=ids,
+            stages=view_type.stages(),
+            clauses=parse_filter(filter_string),
+            order_by=parse_order_by(order_by),
+            dialect=self._engine.dialect.name,
+        )
+        with read(self._engine) as conn:
+            rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
+            result = runs_with_data(conn, rows[:max_results])
+        more = len(rows) > max_results
+        return result, encode_page_token(offset + max_results) if more else None
+
+
+def _write_params(conn: Connection, run_id: str, new: Mapping[str, str]) -> None:
+    if not new:
+        return
+    p = schema.params
+    existing = dict(
+        conn.execute(
+            select(p.c.key, p.c.value).where(p.c.run_uuid == run_id, p.c.key.in_(list(new)))
+        )
+        .tuples()
+        .all()
+    )
+    for key, old in existing.items():
+        if old != new[key]:
+            msg = (
+                f"param {key!r} of run {run_id} is already {old!r}; params are immutable, "
+                f"so it cannot become {new[key]!r}. Log it under another name or start a new run"
+            )
+            raise InvalidArgumentError(msg, field="params")
+    rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in new.items() if k not in existing]
+    if rows:
+        conn.execute(insert(p), rows)
+
+
+def _write_tags(conn: Connection, run_id: str, new: Mapping[str, str]) -> None:
+    if not new:
+        return
+    conn.execute(_UPSERT_TAG, [{"run_uuid": run_id, "key": k, "value": v} for k, v in new.items()])
+    if RUN_NAME_TAG in new:
+        runs = schema.runs
+        conn.execute(
+            update(runs).where(runs.c.run_uuid == run_id).values(name=new[RUN_NAME_TAG][:250])
+        )
+
+
+def _default_user() -> str:
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):
+        return "unknown"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
-from fastapi.responses import ORJSONResponse
 
 from conveyor import __version__
 from conveyor.server.api import tracking as tracking_api
@@ -23,7 +22,6 @@ def create_app(
         title="Conveyor",
         version=__version__,
         description="MLOps platform: tracking, registry, serving, monitoring.",
-        default_response_class=ORJSONResponse,
     )
     app.state.client = LocalClient(workspace=workspace or Workspace.from_settings(settings))
     app.add_middleware(

@@ -6,7 +6,7 @@ import logging
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from conveyor.errors import ConveyorError
@@ -22,11 +22,11 @@ def _is_mlflow(request: Request) -> bool:
 
 def error_response(
     request: Request, status: int, code: str, message: str, field: str | None
-) -> ORJSONResponse:
+) -> JSONResponse:
     """Render an error in the shape the caller's API uses."""
     if _is_mlflow(request):
-        return ORJSONResponse({"error_code": code, "message": message}, status_code=status)
-    return ORJSONResponse(
+        return JSONResponse({"error_code": code, "message": message}, status_code=status)
+    return JSONResponse(
         {"error": {"code": code, "message": message, "field": field}}, status_code=status
     )
 
@@ -42,23 +42,23 @@ def install_error_handlers(app: FastAPI) -> None:
     """Register handlers so no request ends in a bare 500 or an HTML page."""
 
     @app.exception_handler(ConveyorError)
-    async def conveyor_error(request: Request, exc: ConveyorError) -> ORJSONResponse:
+    async def conveyor_error(request: Request, exc: ConveyorError) -> JSONResponse:
         return error_response(request, exc.status_code, exc.code, exc.message, exc.field)
 
     @app.exception_handler(RequestValidationError)
-    async def validation_error(request: Request, exc: RequestValidationError) -> ORJSONResponse:
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
         message, field = _validation_message(exc)
         return error_response(request, 400, "INVALID_PARAMETER_VALUE", message, field)
 
     @app.exception_handler(StarletteHTTPException)
-    async def http_error(request: Request, exc: StarletteHTTPException) -> ORJSONResponse:
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code = {404: "ENDPOINT_NOT_FOUND", 405: "METHOD_NOT_ALLOWED"}.get(
             exc.status_code, "BAD_REQUEST"
         )
         return error_response(request, exc.status_code, code, str(exc.detail), None)
 
     @app.exception_handler(Exception)
-    async def unexpected(request: Request, exc: Exception) -> ORJSONResponse:
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         logger.error("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
         message = f"internal error ({type(exc).__name__}); see the server log"
         return error_response(request, 500, "INTERNAL_ERROR", message, None)

@@ -25,6 +25,7 @@ from conveyor.tracking.entities import (
     RunStatus,
     ViewType,
 )
+from conveyor.tracking.limits import check_metric_value
 
 _ERRORS_BY_STATUS: dict[int, type[errors.ConveyorError]] = {
     400: errors.InvalidArgumentError,
@@ -167,7 +168,9 @@ class HttpClient(Client):
             (m.key, m.value, m.timestamp, m.step) if isinstance(m, Metric) else m for m in metrics
         ]
         body = {
-            "metrics": [(k, _wire_value(float(v)), ts, s) for k, v, ts, s in points],
+            "metrics": [
+                (k, _wire_value(check_metric_value(v, key=k)), ts, s) for k, v, ts, s in points
+            ],
             "params": {k: str(v) for k, v in (params or {}).items()},
             "tags": {k: str(v) for k, v in (tags or {}).items()},
             "batch_id": batch_id,

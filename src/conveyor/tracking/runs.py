@@ -299,13 +299,8 @@ def _write_params(conn: Connection, run_id: str, new: Mapping[str, str]) -> None
     if not new:
         return
     p = schema.params
-    existing = dict(
-        conn.execute(
-            select(p.c.key, p.c.value).where(p.c.run_uuid == run_id, p.c.key.in_(list(new)))
-        )
-        .tuples()
-        .all()
-    )
+    stmt = select(p.c.key, p.c.value).where(p.c.run_uuid == run_id, p.c.key.in_(list(new)))
+    existing: dict[str, str] = {row.key: row.value for row in conn.execute(stmt)}
     for key, old in existing.items():
         if old != new[key]:
             msg = (

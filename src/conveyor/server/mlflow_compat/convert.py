@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 from fastapi import Request
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 
 from conveyor.errors import InvalidArgumentError
 from conveyor.tracking import Experiment, Metric, Run, RunInfo, ViewType
@@ -183,9 +183,9 @@ async def request_fields(request: Request) -> Fields:
     return Fields(body)
 
 
-def reply(payload: JSONDict | None = None) -> ORJSONResponse:
+def reply(payload: JSONDict | None = None) -> Response:
     """Return an MLflow response (``{}`` for the messages without fields)."""
-    return ORJSONResponse(payload or {})
+    return Response(orjson.dumps(payload or {}), media_type="application/json")
 
 
 def double(value: float) -> float | str:

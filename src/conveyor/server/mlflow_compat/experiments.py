@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends
-from fastapi.responses import ORJSONResponse
+from fastapi.responses import Response
 
 from conveyor.errors import InvalidArgumentError, NotFoundError
 from conveyor.server.deps import ClientDep
@@ -151,7 +151,7 @@ def _all_experiments(client: LocalClient, view_type: ViewType) -> list[Experimen
 
 
 @router.post("/experiments/create")
-def create_experiment(fields: FieldsDep, client: ClientDep) -> ORJSONResponse:
+def create_experiment(fields: FieldsDep, client: ClientDep) -> Response:
     """Create an experiment; ``artifact_location`` is ignored (artifacts go to the proxy)."""
     fields.text("artifact_location")
     experiment = client.create_experiment(fields.required("name"), tags=dict(fields.pairs("tags")))
@@ -159,14 +159,14 @@ def create_experiment(fields: FieldsDep, client: ClientDep) -> ORJSONResponse:
 
 
 @router.get("/experiments/get")
-def get_experiment(fields: FieldsDep, client: ClientDep) -> ORJSONResponse:
+def get_experiment(fields: FieldsDep, client: ClientDep) -> Response:
     """Return one experiment by id."""
     experiment = client.get_experiment(fields.required("experiment_id"))
     return reply({"experiment": experiment_json(experiment)})
 
 
 @router.get("/experiments/get-by-name")
-def get_experiment_by_name(fields: FieldsDep, client: ClientDep) -> ORJSONResponse:
+def get_experiment_by_name(fields: FieldsDep, client: ClientDep) -> Response:
     """Return one experiment by name."""
     name = fields.required("experiment_name")
     experiment = client.get_experiment_by_name(name)
@@ -177,7 +177,7 @@ def get_experiment_by_name(fields: FieldsDep, client: ClientDep) -> ORJSONRespon
 
 
 @router.api_route("/experiments/search", methods=["GET", "POST"])
-def search_experiments(fields: FieldsDep, client: ClientDep) -> ORJSONResponse:
+def search_experiments(fields: FieldsDep, client: ClientDep) -> Response:
     """Return one page of experiments matching ``filter`` in ``order_by`` order."""
     max_results = check_max_results(fields.integer("max_results", 1000) or 1000)
     offset = decode_page_token(fields.text("page_token"))
@@ -197,21 +197,21 @@ def search_experiments(fields: FieldsDep, client: ClientDep) -> ORJSONResponse:
 
 
 @router.post("/experiments/delete")
-def delete_experiment(fields: FieldsDep, client: ClientDep) -> ORJSONResponse:
+def delete_experiment(fields: FieldsDep, client: ClientDep) -> Response:
     """Move an experiment to the trash."""
     client.delete_experiment(fields.required("experiment_id"))
     return reply()
 
 
 @router.post("/experiments/restore")
-def restore_experiment(fields: FieldsDep, client: ClientDep) -> ORJSONResponse:
+def restore_experiment(fields: FieldsDep, client: ClientDep) -> Response:
     """Bring an experiment back from the trash."""
     client.restore_experiment(fields.required("experiment_id"))
     return reply()
 
 
 @router.post("/experiments/update")
-def update_experiment(fields: FieldsDep, client: ClientDep) -> ORJSONResponse:
+def update_experiment(fields: FieldsDep, client: ClientDep) -> Response:
     """Rename an experiment."""
     experiment_id = fields.required("experiment_id")
     client.workspace.experiments.rename(experiment_id, fields.required("new_name"))
@@ -219,7 +219,7 @@ def update_experiment(fields: FieldsDep, client: ClientDep) -> ORJSONResponse:
 
 
 @router.post("/experiments/set-experiment-tag")
-def set_experiment_tag(fields: FieldsDep, client: ClientDep) -> ORJSONResponse:
+def set_experiment_tag(fields: FieldsDep, client: ClientDep) -> Response:
     """Set one tag on an experiment."""
     experiment_id = fields.required("experiment_id")
     value = fields.text("value", "") or ""

@@ -56,7 +56,10 @@ experiment_tags = Table(
 runs = Table(
     "runs",
     metadata,
-    Column("run_uuid", RUN_ID, primary_key=True),
+    # The integer key keeps the metrics table and its index compact: a 32-character id in each
+    # of a million points halves the insert rate on SQLite.
+    Column("run_pk", Integer, primary_key=True, autoincrement=True),
+    Column("run_uuid", RUN_ID, nullable=False, unique=True),
     Column("experiment_id", ForeignKey("experiments.experiment_id"), nullable=False),
     Column("name", String(250), nullable=False),
     Column("user_id", String(250), nullable=False),
@@ -92,12 +95,12 @@ tags = Table(
 metrics = Table(
     "metrics",
     metadata,
-    Column("run_uuid", RUN_ID, nullable=False),
+    Column("run_pk", Integer, nullable=False),
     Column("key", String(250), nullable=False),
     Column("step", BigInteger, nullable=False),
     Column("timestamp", BigInteger, nullable=False),
     Column("value", Float, nullable=True),
-    Index(None, "run_uuid", "key", "step"),
+    Index(None, "run_pk", "key", "step"),
 )
 
 latest_metrics = Table(

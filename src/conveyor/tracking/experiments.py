@@ -22,7 +22,7 @@ DEFAULT_EXPERIMENT_NAME = "Default"
 def parse_experiment_id(experiment_id: object) -> int:
     """Return ``experiment_id`` as the integer the store uses."""
     text = str(experiment_id).strip()
-    if not text.isdigit():
+    if not (text.isascii() and text.isdigit()) or int(text) >= 2**63:
         msg = f"experiment_id must be a number such as '0' or '12', got {experiment_id!r}"
         raise InvalidArgumentError(msg, field="experiment_id")
     return int(text)

@@ -17,7 +17,7 @@ from conveyor.tracking import limits
 from conveyor.tracking.entities import LifecycleStage, Metric, Run, RunInfo, RunStatus, ViewType
 from conveyor.tracking.experiments import Experiments, parse_experiment_id
 from conveyor.tracking.filters import parse_filter, parse_order_by
-from conveyor.tracking.metric_writes import Point, write_points
+from conveyor.tracking.metric_writes import Point, RunKey, write_points
 from conveyor.tracking.rows import metric_value, run_info, runs_with_data
 from conveyor.tracking.search import build_search, decode_page_token, encode_page_token
 
@@ -38,21 +38,31 @@ def check_run_id(run_id: object) -> str:
     return run_id
 
 
+def _as_tuple(m: Any) -> Point:
+    if isinstance(m, tuple):
+        if len(m) != 4:
+            msg = f"a metric point is (key, value, timestamp_ms, step), got {m!r}"
+            raise InvalidArgumentError(msg, field="metrics")
+        return m
+    return (m.key, m.value, m.timestamp, m.step)
+
+
 def _check_points(metrics: Sequence[Any]) -> list[Point]:
-    points: list[Point] = []
-    for m in metrics:
-        key, value, timestamp, step = (
-            m if isinstance(m, tuple) else (m.key, m.value, m.timestamp, m.step)
+    points = [m if type(m) is tuple and len(m) == 4 else _as_tuple(m) for m in metrics]
+    for key in {p[0] for p in points}:
+        limits.check_key(key, field="metrics.key")
+    # Fast path: well-typed points (what the SDK sends) need no per-point conversion.
+    if all(type(v) is float and type(ts) is int and type(s) is int for _, v, ts, s in points):
+        return points
+    return [
+        (
+            k,
+            limits.check_metric_value(v, key=k),
+            limits.check_int(ts, field="metrics.timestamp"),
+            limits.check_int(s, field="metrics.step"),
         )
-        points.append(
-            (
-                limits.check_key(key, field="metrics.key"),
-                limits.check_metric_value(value, key=key),
-                limits.check_int(timestamp, field="metrics.timestamp"),
-                limits.check_int(step, field="metrics.step"),
-            )
-        )
-    return points
+        for k, v, ts, s in points
+    ]
 
 
 def _check_pairs(pairs: Mapping[str, object], *, kind: str, limit: int) -> dict[str, str]:
@@ -215,7 +225,7 @@ class Runs:
                         )
                     )
                 _write_params(conn, run_id, new_params)
-                write_points(conn, run_id, row.experiment_id, points)
+                write_points(conn, RunKey(row.run_pk, run_id, row.experiment_id), points)
                 _write_tags(conn, run_id, new_tags)
         except IntegrityError:
             if batch_id is not None and self._seen_batch(batch_id):
@@ -250,15 +260,15 @@ class Runs:
         limits.check_max_results(max_results, limit=1_000_000)
         offset = decode_page_token(page_token)
         m = schema.metrics
-        stmt = (
-            select(m.c.key, m.c.value, m.c.timestamp, m.c.step)
-            .where(m.c.run_uuid == run_id, m.c.key == key)
-            .order_by(m.c.step, m.c.timestamp)
-            .offset(offset)
-            .limit(max_results + 1)
-        )
         with read(self._engine) as conn:
-            self._row(conn, run_id)
+            run_pk = self._row(conn, run_id).run_pk
+            stmt = (
+                select(m.c.key, m.c.value, m.c.timestamp, m.c.step)
+                .where(m.c.run_pk == run_pk, m.c.key == key)
+                .order_by(m.c.step, m.c.timestamp)
+                .offset(offset)
+                .limit(max_results + 1)
+            )
             rows = conn.execute(stmt).all()
         points = [
             Metric(key=k, value=metric_value(v), timestamp=ts, step=s)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, overload
 
 import orjson
 from fastapi import Request
@@ -70,6 +70,10 @@ class Fields:
             raise _missing(name)
         return value
 
+    @overload
+    def integer(self, name: str, default: int) -> int: ...
+    @overload
+    def integer(self, name: str, default: None = None) -> int | None: ...
     def integer(self, name: str, default: int | None = None) -> int | None:
         """Return an int64 field (a JSON number or a numeric string)."""
         value = self._get(name)

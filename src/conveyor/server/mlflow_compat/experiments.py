@@ -82,7 +82,7 @@ def _read_clause(scanner: Scanner) -> _Clause:
     numeric = not is_tag and key in _NUMERIC_KEYS
     allowed = _NUMERIC_OPS if numeric else _STRING_OPS
     found = scanner.take(_COMPARATOR)
-    comparator = found[0].upper() if found else None
+    comparator = found[0].upper() if found else ""
     if comparator not in allowed:
         shown = comparator or scanner.peek()
         raise scanner.error(f"invalid comparator {shown} for {key!r}; use one of {allowed}")
@@ -179,7 +179,7 @@ def get_experiment_by_name(fields: FieldsDep, client: ClientDep) -> Response:
 @router.api_route("/experiments/search", methods=["GET", "POST"])
 def search_experiments(fields: FieldsDep, client: ClientDep) -> Response:
     """Return one page of experiments matching ``filter`` in ``order_by`` order."""
-    max_results = check_max_results(fields.integer("max_results", 1000) or 1000)
+    max_results = check_max_results(fields.integer("max_results", 1000))
     offset = decode_page_token(fields.text("page_token"))
     clauses = parse_experiment_filter(fields.text("filter"))
     order_by = fields.texts("order_by")

@@ -65,7 +65,7 @@ def _metric_points(fields: Fields) -> list[tuple[str, float, int, int]]:
             m.required("key"),
             m.number("value"),
             m.required_integer("timestamp"),
-            m.integer("step", 0) or 0,
+            m.integer("step", 0),
         )
         for m in fields.messages("metrics")
     ]
@@ -123,7 +123,7 @@ def search_runs(fields: FieldsDep, client: ClientDep) -> Response:
         fields.texts("experiment_ids"),
         filter_string=fields.text("filter"),
         view_type=fields.view_type("run_view_type"),
-        max_results=fields.integer("max_results", 1000) or 1000,
+        max_results=fields.integer("max_results", 1000),
         order_by=fields.texts("order_by"),
         page_token=fields.text("page_token") or None,
     )
@@ -140,7 +140,7 @@ def log_metric(fields: FieldsDep, client: ClientDep) -> Response:
         fields.required("key"),
         fields.number("value"),
         fields.required_integer("timestamp"),
-        fields.integer("step", 0) or 0,
+        fields.integer("step", 0),
     )
     client.log_batch(fields.run_id(), metrics=[point])
     return reply()
@@ -242,7 +242,7 @@ def get_metric_history_bulk_interval(fields: FieldsDep, client: ClientDep) -> Re
         msg = f"GetMetricHistoryBulkInterval request must specify at most {MAX_BULK_RUNS} run_ids."
         raise InvalidArgumentError(msg, field="run_ids")
     key, steps = fields.required("metric_key"), _step_range(fields)
-    limit = fields.integer("max_results", MAX_BULK_RESULTS_PER_RUN) or 0
+    limit = fields.integer("max_results", MAX_BULK_RESULTS_PER_RUN)
     if not 1 <= limit <= MAX_BULK_RESULTS_PER_RUN:
         msg = f"max_results must be between 1 and {MAX_BULK_RESULTS_PER_RUN}."
         raise InvalidArgumentError(msg, field="max_results")

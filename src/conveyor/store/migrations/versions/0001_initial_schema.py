@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-23 14:10:31.119979
+Create Date: 2026-11-23 14:21:30.597125
 """
 
 from __future__ import annotations
@@ -63,7 +63,7 @@ def upgrade() -> None:
 
     op.create_table(
         "metrics",
-        sa.Column("run_uuid", sa.String(length=32), nullable=False),
+        sa.Column("run_pk", sa.Integer(), nullable=False),
         sa.Column("key", sa.String(length=250), nullable=False),
         sa.Column("step", sa.BigInteger(), nullable=False),
         sa.Column("timestamp", sa.BigInteger(), nullable=False),
@@ -71,7 +71,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("metrics", schema=None) as batch_op:
         batch_op.create_index(
-            batch_op.f("ix_metrics_run_uuid_key_step"), ["run_uuid", "key", "step"], unique=False
+            batch_op.f("ix_metrics_run_pk_key_step"), ["run_pk", "key", "step"], unique=False
         )
 
     op.create_table(
@@ -105,6 +105,7 @@ def upgrade() -> None:
     )
     op.create_table(
         "runs",
+        sa.Column("run_pk", sa.Integer(), autoincrement=True, nullable=False),
         sa.Column("run_uuid", sa.String(length=32), nullable=False),
         sa.Column("experiment_id", sa.Integer(), nullable=False),
         sa.Column("name", sa.String(length=250), nullable=False),
@@ -120,7 +121,8 @@ def upgrade() -> None:
             ["experiments.experiment_id"],
             name=op.f("fk_runs_experiment_id_experiments"),
         ),
-        sa.PrimaryKeyConstraint("run_uuid", name=op.f("pk_runs")),
+        sa.PrimaryKeyConstraint("run_pk", name=op.f("pk_runs")),
+        sa.UniqueConstraint("run_uuid", name=op.f("uq_runs_run_uuid")),
     )
     with op.batch_alter_table("runs", schema=None) as batch_op:
         batch_op.create_index(
@@ -145,7 +147,7 @@ def downgrade() -> None:
 
     op.drop_table("params")
     with op.batch_alter_table("metrics", schema=None) as batch_op:
-        batch_op.drop_index(batch_op.f("ix_metrics_run_uuid_key_step"))
+        batch_op.drop_index(batch_op.f("ix_metrics_run_pk_key_step"))
 
     op.drop_table("metrics")
     with op.batch_alter_table("latest_metrics", schema=None) as batch_op:

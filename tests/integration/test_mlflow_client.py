@@ -19,11 +19,6 @@ mlflow = pytest.importorskip("mlflow")
 from mlflow.entities import Dataset, DatasetInput, Metric, Param, RunTag, ViewType  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 
-pytestmark = [
-    # errors.py still renders through the deprecated ORJSONResponse; not this module's concern.
-    pytest.mark.filterwarnings("ignore::fastapi.exceptions.FastAPIDeprecationWarning"),
-]
-
 API = "/api/2.0/mlflow"
 
 

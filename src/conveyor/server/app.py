@@ -34,5 +34,6 @@ def create_app(
         return {"status": "ok"}
 
     app.include_router(tracking_api.router, prefix="/api/v1")
-    app.include_router(mlflow_router)
+    # MLflow documents its own API; ours lists only the native routes.
+    app.include_router(mlflow_router, include_in_schema=False)
     return app

@@ -45,9 +45,8 @@ def _iter_file(handle: BinaryIO) -> Iterator[bytes]:
 
 
 @router.put("/artifacts/{path:path}")
-async def upload_artifact(path: str, request: Request) -> Response:
+async def upload_artifact(path: str, request: Request, client: ClientDep) -> Response:
     """Store the request body (streamed to a spool file, not memory) at ``path``."""
-    client = request.app.state.client
     with await _spool(request) as data:
         await run_in_threadpool(client.workspace.artifacts.put, path, data)
     return reply()

@@ -7,8 +7,20 @@ import sys
 
 import conveyor
 
-HEAVY = ("pandas", "sklearn", "ray", "torch", "onnxruntime", "fastapi", "uvicorn", "sqlalchemy",
-         "conveyor.server", "mlflow", "s3fs", "boto3")
+HEAVY = (
+    "pandas",
+    "sklearn",
+    "ray",
+    "torch",
+    "onnxruntime",
+    "fastapi",
+    "uvicorn",
+    "sqlalchemy",
+    "conveyor.server",
+    "mlflow",
+    "s3fs",
+    "boto3",
+)
 
 
 def _loaded_after(code: str) -> set[str]:

@@ -6,9 +6,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
 import pytest
-from moto.server import ThreadedMotoServer
 
 from conveyor.blobs import (
     BlobStore,
@@ -18,27 +16,7 @@ from conveyor.blobs import (
     open_blob_store,
 )
 from conveyor.testing import BlobStoreContract
-
-BUCKET = "conveyor-contract"
-
-
-@pytest.fixture(scope="session")
-def s3_endpoint() -> Iterator[str]:
-    """Serve a fake S3 on a free loopback port, with one bucket, for the whole session."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("AWS_ACCESS_KEY_ID", "testing")
-        mp.setenv("AWS_SECRET_ACCESS_KEY", "testing")
-        mp.setenv("AWS_DEFAULT_REGION", "us-east-1")
-        mp.delenv("AWS_PROFILE", raising=False)  # a developer's profile must not leak in
-        server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
-        server.start()
-        try:
-            host, port = server.get_host_and_port()
-            endpoint = f"http://{host}:{port}"
-            boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=BUCKET)
-            yield endpoint
-        finally:
-            server.stop()
+from tests.conftest import S3_BUCKET as BUCKET
 
 
 class TestLocalBlobStore(BlobStoreContract):

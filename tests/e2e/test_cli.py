@@ -16,7 +16,12 @@ def conveyor(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
     env["CONVEYOR_SYSTEM_METRICS_INTERVAL_S"] = "60"
     return subprocess.run(
         [sys.executable, "-m", "conveyor", *args],
-        cwd=cwd, env=env, capture_output=True, text=True, timeout=300, check=False,
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
 
 
@@ -33,8 +38,16 @@ def quickstarted(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 def test_runs_list_json_filters_and_orders(quickstarted: Path) -> None:
     result = conveyor(
-        quickstarted, "runs", "list", "-e", "quickstart", "--filter", "metrics.accuracy > 0.5",
-        "--order-by", "metrics.accuracy DESC", "--json",
+        quickstarted,
+        "runs",
+        "list",
+        "-e",
+        "quickstart",
+        "--filter",
+        "metrics.accuracy > 0.5",
+        "--order-by",
+        "metrics.accuracy DESC",
+        "--json",
     )
     assert result.returncode == 0, result.stderr
     runs = json.loads(result.stdout)
@@ -61,7 +74,11 @@ def test_runs_show_and_experiments_list(quickstarted: Path) -> None:
     ("args", "code", "message"),
     [
         (("runs", "list", "-e", "nope"), 3, "no experiment named 'nope'"),
-        (("runs", "list", "-e", "quickstart", "--filter", "metrics.x <> 1"), 2, "unknown comparator"),
+        (
+            ("runs", "list", "-e", "quickstart", "--filter", "metrics.x <> 1"),
+            2,
+            "unknown comparator",
+        ),
         (("runs", "show", "0" * 32), 3, "no run with id"),
         (("experiments", "create", "quickstart"), 4, "already exists"),
     ],

@@ -15,9 +15,10 @@ from tests.servers import ThreadServer
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[httpx.Client]:
     tmp = tmp_path_factory.mktemp("api")
     workspace = Workspace(f"sqlite:///{tmp}/conveyor.db", str(tmp / "blobs"))
-    with ThreadServer(workspace, max_request_bytes=1 << 20) as server, httpx.Client(
-        base_url=f"{server.url}/api/v1"
-    ) as http:
+    with (
+        ThreadServer(workspace, max_request_bytes=1 << 20) as server,
+        httpx.Client(base_url=f"{server.url}/api/v1") as http,
+    ):
         yield http
     workspace.close()
 

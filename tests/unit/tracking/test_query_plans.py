@@ -45,7 +45,9 @@ def test_search_uses_a_constant_number_of_queries(workspace: Workspace) -> None:
     for max_results in (10, 100):
         with count_queries(workspace) as statements:
             page = client.search_runs(
-                [exp_id], filter_string="metrics.m0 >= 0", order_by=["metrics.m1 DESC"],
+                [exp_id],
+                filter_string="metrics.m0 >= 0",
+                order_by=["metrics.m1 DESC"],
                 max_results=max_results,
             )
         assert len(page.runs) == max_results

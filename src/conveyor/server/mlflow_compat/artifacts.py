@@ -10,7 +10,7 @@ from __future__ import annotations
 import posixpath
 import tempfile
 from collections.abc import Iterator
-from typing import IO, BinaryIO
+from typing import BinaryIO, cast
 
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
@@ -26,7 +26,7 @@ _SPOOL_IN_MEMORY = 8 << 20
 _CHUNK = 1 << 20
 
 
-async def _spool(request: Request) -> IO[bytes]:
+async def _spool(request: Request) -> BinaryIO:
     spool = tempfile.SpooledTemporaryFile(max_size=_SPOOL_IN_MEMORY)  # noqa: SIM115 - caller closes
     try:
         async for chunk in request.stream():
@@ -35,7 +35,7 @@ async def _spool(request: Request) -> IO[bytes]:
         spool.close()
         raise
     spool.seek(0)
-    return spool
+    return cast(BinaryIO, spool)
 
 
 def _iter_file(handle: BinaryIO) -> Iterator[bytes]:

@@ -167,7 +167,7 @@ def _search_fixture(client: Client) -> tuple[str, list[str]]:
 
 
 def test_search_filters_and_orders(client: Client) -> None:
-    exp_id, ids = _search_fixture(client)
+    exp_id, _ = _search_fixture(client)
 
     def names(filter_string: str | None = None, order_by: list[str] | None = None) -> list[str]:
         page = client.search_runs([exp_id], filter_string=filter_string, order_by=order_by)

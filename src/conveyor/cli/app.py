@@ -27,10 +27,22 @@ app.command("quickstart")(quickstart.quickstart)
 err = Console(stderr=True)
 
 
+def _print_version(value: bool) -> None:
+    if value:
+        from conveyor import __version__
+
+        typer.echo(f"conveyor {__version__}")
+        raise typer.Exit
+
+
 @app.callback()
 def _root(
     debug: bool = typer.Option(False, "--debug", help="Show tracebacks on errors."),
+    version: bool = typer.Option(
+        False, "--version", callback=_print_version, is_eager=True, help="Print the version."
+    ),
 ) -> None:
+    del version  # handled eagerly by its callback
     if debug:
         os.environ["CONVEYOR_DEBUG"] = "1"
         logging.basicConfig(level=logging.DEBUG)

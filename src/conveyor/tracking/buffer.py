@@ -87,9 +87,18 @@ class MetricBuffer:
             else:
                 return
 
+    def _spool_points(self, points: list[Point]) -> None:
+        for start in range(0, len(points), MAX_BATCH_METRICS):
+            self._spool.put(self.run_id, points[start : start + MAX_BATCH_METRICS], new_id())
+
     def _ship(self) -> None:
         with self._ship_lock:
-            self._spool.replay(self._deliver)
+            try:
+                self._spool.replay(self._deliver)
+            except BackendUnavailableError:
+                # Older batches are still pending: queue the new points behind them, on disk.
+                self._spool_points(self._take())
+                raise
             points = self._take()
             for start in range(0, len(points), MAX_BATCH_METRICS):
                 chunk = points[start : start + MAX_BATCH_METRICS]
@@ -99,9 +108,7 @@ class MetricBuffer:
                 except BackendUnavailableError:
                     # Keep this chunk and the rest, in order, for a later replay.
                     self._spool.put(self.run_id, chunk, batch_id)
-                    rest = points[start + MAX_BATCH_METRICS :]
-                    for s in range(0, len(rest), MAX_BATCH_METRICS):
-                        self._spool.put(self.run_id, rest[s : s + MAX_BATCH_METRICS], new_id())
+                    self._spool_points(points[start + MAX_BATCH_METRICS :])
                     raise
 
     def _loop(self) -> None:

@@ -144,9 +144,7 @@ def runs(p: Params) -> Result:
     assert experiment is not None
     page = client.search_runs([experiment.experiment_id], max_results=n + 1)
     complete = sum(
-        1
-        for r in page.runs
-        if len(r.params) == 10 and all(f"m{j}" in r.metrics for j in range(10))
+        1 for r in page.runs if len(r.params) == 10 and all(f"m{j}" in r.metrics for j in range(10))
     )
     return {"runs": n, "seconds": seconds, "runs_per_s": rate(n, seconds), "complete": complete}
 

@@ -78,6 +78,8 @@ def test_experiment_lifecycle(client: Any) -> None:
     client.set_experiment_tag(exp_id, "stage", "dev")
     exp = client.get_experiment(exp_id)
     assert (exp.name, exp.tags) == (f"{name}-renamed", {"team": "vision", "stage": "dev"})
+    client.delete_experiment_tag(exp_id, "team")
+    assert client.get_experiment(exp_id).tags == {"stage": "dev"}
 
     client.delete_experiment(exp_id)
     assert client.get_experiment(exp_id).lifecycle_stage == "deleted"

@@ -74,9 +74,17 @@ def test_bad_metric_values_name_the_field(api: httpx.Client) -> None:
 
 def test_oversized_body_is_413(api: httpx.Client) -> None:
     run_id = api.post("/runs", json={"experiment_id": "0"}).json()["info"]["run_id"]
-    response = api.put(f"/runs/{run_id}/artifacts/big.bin", content=b"x" * (2 << 20))
+    big = {"metrics": [["m", 1.0, 1, i] for i in range(60_000)]}  # > 1 MiB of JSON
+    response = api.post(f"/runs/{run_id}/batch", json=big)
     assert response.status_code == 413
     assert response.json()["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_artifact_uploads_stream_past_the_body_limit(api: httpx.Client) -> None:
+    run_id = api.post("/runs", json={"experiment_id": "0"}).json()["info"]["run_id"]
+    payload = bytes(range(256)) * (12 * 1024)  # 3 MiB, above the 1 MiB JSON limit
+    assert api.put(f"/runs/{run_id}/artifacts/big.bin", content=payload).status_code == 201
+    assert api.get(f"/runs/{run_id}/artifacts/big.bin").content == payload
 
 
 def test_unknown_route_is_json_404(api: httpx.Client) -> None:

@@ -6,15 +6,26 @@ import orjson
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 
+def _is_artifact_upload(scope: Scope) -> bool:
+    # Artifact uploads are streamed to disk, never held in memory, so they are not capped here.
+    path = str(scope.get("path", ""))
+    return scope.get("method") == "PUT" and (
+        "/mlflow-artifacts/artifacts/" in path or "/artifacts/" in path
+    )
+
+
 class BodyLimitMiddleware:
-    """ASGI middleware enforcing ``max_bytes`` on Content-Length and on streamed bodies."""
+    """ASGI middleware enforcing ``max_bytes`` on Content-Length and on streamed bodies.
+
+    Artifact uploads (``PUT .../artifacts/...``) are exempt: they stream to a spooled file.
+    """
 
     def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
         self.app = app
         self.max_bytes = max_bytes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
+        if scope["type"] != "http" or _is_artifact_upload(scope):
             await self.app(scope, receive, send)
             return
         headers = dict(scope.get("headers", []))

@@ -220,3 +220,14 @@ class Experiments:
         with write(self._engine) as conn:
             conn.execute(t.delete().where(t.c.experiment_id == exp_id, t.c.key == key))
             conn.execute(insert(t).values(experiment_id=exp_id, key=key, value=value))
+
+    def delete_tag(self, experiment_id: object, key: str) -> None:
+        """Remove a tag from an experiment."""
+        exp_id = parse_experiment_id(experiment_id)
+        self.get(exp_id)
+        t = schema.experiment_tags
+        with write(self._engine) as conn:
+            deleted = conn.execute(t.delete().where(t.c.experiment_id == exp_id, t.c.key == key))
+        if deleted.rowcount == 0:
+            msg = f"experiment {experiment_id} has no tag {key!r}"
+            raise NotFoundError(msg, field="key")

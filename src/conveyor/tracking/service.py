@@ -172,7 +172,8 @@ class LocalClient(Client):
         return RunPage(runs=runs, next_page_token=token)
 
     # artifacts
-    def _root(self, run_id: str) -> str:
+    def artifact_root(self, run_id: str) -> str:
+        """Return the logical path under which the run's artifacts are stored."""
         return root_of(self.workspace.runs.get_info(run_id).artifact_uri)
 
     def log_artifact(
@@ -183,9 +184,8 @@ class LocalClient(Client):
         progress: Callable[[int], None] | None = None,
     ) -> None:
         local = Path(local_path)
-        base = f"{self._root(run_id)}/{clean_path(artifact_path, field='artifact_path')}".rstrip(
-            "/"
-        )
+        sub = clean_path(artifact_path, field="artifact_path")
+        base = f"{self.artifact_root(run_id)}/{sub}".rstrip("/")
         if local.is_dir():
             for file in sorted(p for p in local.rglob("*") if p.is_file()):
                 rel = file.relative_to(local).as_posix()
@@ -198,10 +198,10 @@ class LocalClient(Client):
 
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:
         path = clean_path(artifact_file, field="artifact_file")
-        self.workspace.artifacts.put_bytes(f"{self._root(run_id)}/{path}", text.encode())
+        self.workspace.artifacts.put_bytes(f"{self.artifact_root(run_id)}/{path}", text.encode())
 
     def list_artifacts(self, run_id: str, path: str = "") -> list[FileInfo]:
-        root = self._root(run_id)
+        root = self.artifact_root(run_id)
         infos = self.workspace.artifacts.list(f"{root}/{clean_path(path)}".rstrip("/"))
         return [i.model_copy(update={"path": i.path[len(root) + 1 :]}) for i in infos]
 
@@ -213,7 +213,7 @@ class LocalClient(Client):
         target.parent.mkdir(parents=True, exist_ok=True)
         tmp = target.with_name(f".{target.name}.part")
         with (
-            self.workspace.artifacts.open(f"{self._root(run_id)}/{rel}") as src,
+            self.workspace.artifacts.open(f"{self.artifact_root(run_id)}/{rel}") as src,
             tmp.open("wb") as out,
         ):
             shutil.copyfileobj(src, out, 1 << 20)
@@ -223,7 +223,7 @@ class LocalClient(Client):
     def open_artifact(self, run_id: str, path: str) -> Any:
         """Open one of the run's artifacts for reading."""
         try:
-            return self.workspace.artifacts.open(f"{self._root(run_id)}/{clean_path(path)}")
+            return self.workspace.artifacts.open(f"{self.artifact_root(run_id)}/{clean_path(path)}")
         except NotFoundError:
             msg = f"run {run_id} has no artifact {path!r}"
             raise NotFoundError(msg, field="path") from None

@@ -9,12 +9,14 @@ from typing import Annotated, BinaryIO, cast
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response, StreamingResponse
 from pydantic import BaseModel, Field
+from starlette.concurrency import run_in_threadpool
 
 from conveyor.errors import NotFoundError
 from conveyor.server.deps import ClientDep
 from conveyor.tracking import (
     Experiment,
     FileInfo,
+    LocalClient,
     Metric,
     Run,
     RunInfo,
@@ -237,11 +239,12 @@ def list_artifacts(run_id: str, client: ClientDep, path: str = "") -> FileList:
 @router.put("/runs/{run_id}/artifacts/{path:path}", status_code=201)
 async def upload_artifact(run_id: str, path: str, request: Request) -> FileInfo:
     """Upload one artifact file (the body is streamed into the blob store)."""
-    client = request.app.state.client
-    root_path = client._root(run_id)
+    client: LocalClient = request.app.state.client
+    root_path = await run_in_threadpool(client.artifact_root, run_id)
     data = await _read_to_spool(request)
     with data:
-        info: FileInfo = client.workspace.artifacts.put(f"{root_path}/{path}", data)
+        # Hashing and writing the blob blocks; keep it off the event loop.
+        info = await run_in_threadpool(client.workspace.artifacts.put, f"{root_path}/{path}", data)
     return info.model_copy(update={"path": info.path[len(root_path) + 1 :]})
 
 

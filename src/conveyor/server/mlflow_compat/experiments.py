@@ -218,6 +218,14 @@ def update_experiment(fields: FieldsDep, client: ClientDep) -> Response:
     return reply()
 
 
+@router.post("/experiments/delete-experiment-tag")
+def delete_experiment_tag(fields: FieldsDep, client: ClientDep) -> Response:
+    """Remove one tag from an experiment."""
+    experiment_id = fields.required("experiment_id")
+    client.workspace.experiments.delete_tag(experiment_id, fields.required("key"))
+    return reply()
+
+
 @router.post("/experiments/set-experiment-tag")
 def set_experiment_tag(fields: FieldsDep, client: ClientDep) -> Response:
     """Set one tag on an experiment."""

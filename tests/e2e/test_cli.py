@@ -97,3 +97,30 @@ def test_debug_shows_traceback(quickstarted: Path) -> None:
     result = conveyor(quickstarted, "--debug", "runs", "show", "0" * 32)
     assert result.returncode != 0
     assert "Traceback" in result.stderr
+
+
+def test_upload_list_download(quickstarted: Path, tmp_path: Path) -> None:
+    runs = json.loads(conveyor(quickstarted, "runs", "list", "-e", "quickstart", "--json").stdout)
+    run_id = runs[0]["info"]["run_id"]
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.csv").write_text("x,y\n1,2\n")
+    (data / "b.bin").write_bytes(b"\x00" * 3_000_000)
+    up = conveyor(quickstarted, "runs", "upload", run_id, str(data), "-a", "inputs")
+    assert up.returncode == 0, up.stderr
+    assert "uploaded 2 file(s), 3000008 bytes" in up.stdout
+    listing = json.loads(
+        conveyor(quickstarted, "runs", "artifacts", run_id, "inputs/data", "--json").stdout
+    )
+    assert {(f["path"], f["file_size"]) for f in listing} == {
+        ("inputs/data/a.csv", 8),
+        ("inputs/data/b.bin", 3_000_000),
+    }
+    down = conveyor(
+        quickstarted, "runs", "download", run_id, "inputs/data/a.csv", "--dst", str(tmp_path)
+    )
+    assert down.returncode == 0, down.stderr
+    assert (tmp_path / "a.csv").read_text() == "x,y\n1,2\n"
+    missing = conveyor(quickstarted, "runs", "upload", run_id, str(tmp_path / "nope"))
+    assert missing.returncode == 2
+    assert "no file or directory" in missing.stderr

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 from conveyor.cli.output import console, fmt_number, fmt_time, print_json, table
+from conveyor.errors import InvalidArgumentError
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -152,3 +154,64 @@ def restore(run_id: str = typer.Argument(..., help="Run id.")) -> None:
     """Bring a deleted run back."""
     _client().restore_run(run_id)
     console.print(f"restored run {run_id}")
+
+
+@app.command()
+def upload(
+    run_id: str = typer.Argument(..., help="Run id."),
+    path: Path = typer.Argument(..., help="File or directory to upload."),
+    artifact_path: str = typer.Option("", "--artifact-path", "-a", help="Folder in the run."),
+) -> None:
+    """Upload a file or a directory to a run's artifacts, with a progress bar."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TransferSpeedColumn,
+    )
+
+    if not path.exists():
+        msg = f"no file or directory at {str(path)!r}"
+        raise InvalidArgumentError(msg, field="path")
+    files = [p for p in path.rglob("*") if p.is_file()] if path.is_dir() else [path]
+    total = sum(f.stat().st_size for f in files)
+    columns = (
+        *Progress.get_default_columns()[:1],
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+    )
+    with Progress(*columns, console=console, transient=True) as progress:
+        task = progress.add_task(f"uploading {path.name}", total=total)
+        _client().log_artifact(
+            run_id, path, artifact_path, progress=lambda n: progress.advance(task, n)
+        )
+    console.print(f"uploaded {len(files)} file(s), {total} bytes, to run {run_id}")
+
+
+@app.command()
+def artifacts(
+    run_id: str = typer.Argument(..., help="Run id."),
+    path: str = typer.Argument("", help="Folder inside the run's artifacts."),
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """List a folder of a run's artifacts."""
+    files = _client().list_artifacts(run_id, path)
+    if as_json:
+        print_json(files)
+        return
+    t = table(f"artifacts of {run_id}/{path}".rstrip("/"), ["path", "size"])
+    for f in files:
+        t.add_row(f.path + ("/" if f.is_dir else ""), "" if f.is_dir else str(f.file_size))
+    console.print(t)
+
+
+@app.command()
+def download(
+    run_id: str = typer.Argument(..., help="Run id."),
+    path: str = typer.Argument(..., help="Artifact file inside the run."),
+    dst: Path = typer.Option(Path(), "--dst", "-d", help="Directory or file to write."),
+) -> None:
+    """Download one artifact file."""
+    out = _client().download_artifact(run_id, path, dst)
+    console.print(f"wrote {out}")

@@ -7,7 +7,7 @@ given, as an argument or with ``CONVEYOR_SERVER``, in which case the same method
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -159,8 +159,17 @@ class Client(ABC):
 
     # artifacts
     @abstractmethod
-    def log_artifact(self, run_id: str, local_path: str | Path, artifact_path: str = "") -> None:
-        """Upload a file, or a directory's files, under the run's artifacts."""
+    def log_artifact(
+        self,
+        run_id: str,
+        local_path: str | Path,
+        artifact_path: str = "",
+        progress: Callable[[int], None] | None = None,
+    ) -> None:
+        """Upload a file, or a directory's files, under the run's artifacts.
+
+        ``progress`` is called with the number of bytes sent after each chunk.
+        """
 
     @abstractmethod
     def log_text(self, run_id: str, text: str, artifact_file: str) -> None:

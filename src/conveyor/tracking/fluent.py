@@ -211,11 +211,14 @@ def log_metric(key: str, value: float, step: int = 0, *, timestamp: int | None =
         _valid_keys.add(limits.check_key(key, field="key"))
     if type(value) is not float:
         value = limits.check_metric_value(value, key=key)
-    if type(step) is not int:
+    # A point the server would refuse must fail here: in a batch it would take others with it.
+    if type(step) is not int or not -(2**63) <= step < 2**63:
         step = limits.check_int(step, field="step")
-    run.log_point(
-        (key, value, time.time_ns() // 1_000_000 if timestamp is None else timestamp, step)
-    )
+    if timestamp is None:
+        timestamp = time.time_ns() // 1_000_000
+    elif type(timestamp) is not int or not -(2**63) <= timestamp < 2**63:
+        timestamp = limits.check_int(timestamp, field="timestamp")
+    run.log_point((key, value, timestamp, step))
 
 
 def log_metrics(

@@ -52,7 +52,7 @@ def make_engine(url: str) -> Engine:
         if parsed.get_backend_name() == "sqlite":
             return _sqlite_engine(url, parsed.database)
         return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
-    except NoSuchModuleError as exc:
+    except (NoSuchModuleError, ImportError) as exc:  # unknown driver, or its module is missing
         msg = (
             f"no driver for database URL {url!r}; for PostgreSQL use "
             "postgresql+psycopg://... and pip install 'conveyor-mlops[postgres]'"

@@ -16,7 +16,12 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
-from conveyor.errors import BackendUnavailableError, ConflictError, InvalidArgumentError
+from conveyor.errors import (
+    BackendUnavailableError,
+    ConflictError,
+    InvalidArgumentError,
+    NotFoundError,
+)
 from conveyor.settings import get_settings
 from conveyor.tracking import limits
 from conveyor.tracking.buffer import MetricBuffer
@@ -35,6 +40,7 @@ _stack: list[ActiveRun] = []
 _client: Client | None = None
 _experiment_name: str | None = None
 _valid_keys: set[str] = set()
+_experiment_ids: dict[str, str] = {}
 
 
 def get_client() -> Client:
@@ -53,6 +59,15 @@ def _reset_client() -> None:
         if _client is not None:
             _client.close()
         _client = None
+        _experiment_ids.clear()
+
+
+def _experiment_id(client: Client, name: str) -> str:
+    # A loop starting thousands of runs should not look the experiment up each time.
+    found = _experiment_ids.get(name)
+    if found is None:
+        found = _experiment_ids[name] = client.get_or_create_experiment(name).experiment_id
+    return found
 
 
 def set_experiment(name: str) -> None:
@@ -161,13 +176,16 @@ def start_run(
         else:
             if settings.capture_system:
                 all_tags = {**environment_tags(), **all_tags}
-            exp_id = (
-                experiment_id
-                or client.get_or_create_experiment(
-                    experiment or _experiment_name or "Default"
-                ).experiment_id
-            )
-            run = client.create_run(exp_id, run_name=run_name, tags=all_tags)
+            name = experiment or _experiment_name or "Default"
+            try:
+                run = client.create_run(
+                    experiment_id or _experiment_id(client, name), run_name=run_name, tags=all_tags
+                )
+            except NotFoundError:  # the cached experiment was removed: look it up again
+                _experiment_ids.pop(name, None)
+                run = client.create_run(
+                    experiment_id or _experiment_id(client, name), run_name=run_name, tags=all_tags
+                )
             if settings.capture_system:
                 client.log_text(run.info.run_id, packages_text(), "environment/packages.txt")
         active = ActiveRun(client, run)

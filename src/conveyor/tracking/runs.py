@@ -15,7 +15,7 @@ from conveyor.errors import ConflictError, InvalidArgumentError, LimitExceededEr
 from conveyor.store import read, schema, write
 from conveyor.tracking import limits
 from conveyor.tracking.entities import LifecycleStage, Metric, Run, RunInfo, RunStatus, ViewType
-from conveyor.tracking.experiments import Experiments, parse_experiment_id
+from conveyor.tracking.experiments import parse_experiment_id
 from conveyor.tracking.filters import parse_filter, parse_order_by
 from conveyor.tracking.metric_writes import Point, RunKey, write_points
 from conveyor.tracking.rows import metric_value, run_info, runs_with_data
@@ -77,9 +77,8 @@ def _check_pairs(pairs: Mapping[str, object], *, kind: str, limit: int) -> dict[
 class Runs:
     """Run operations over one engine."""
 
-    def __init__(self, engine: Engine, experiments: Experiments) -> None:
+    def __init__(self, engine: Engine) -> None:
         self._engine = engine
-        self._experiments = experiments
 
     def create(
         self,
@@ -90,11 +89,8 @@ class Runs:
         tags: Mapping[str, str] | None = None,
         user_id: str | None = None,
     ) -> Run:
-        """Start a new run in an active experiment."""
-        experiment = self._experiments.get(experiment_id)
-        if experiment.lifecycle_stage != LifecycleStage.ACTIVE:
-            msg = f"experiment {experiment.name!r} is deleted; restore it before adding runs"
-            raise ConflictError(msg, field="experiment_id")
+        """Start a new run in an active experiment (one transaction, no read-back)."""
+        exp_id = parse_experiment_id(experiment_id)
         all_tags = _check_pairs(dict(tags or {}), kind="tags", limit=limits.MAX_TAG_VALUE_LENGTH)
         run_id = new_id()
         name = run_name or all_tags.get(RUN_NAME_TAG) or f"run-{run_id[:8]}"
@@ -102,20 +98,30 @@ class Runs:
         all_tags[RUN_NAME_TAG] = name
         row = {
             "run_uuid": run_id,
-            "experiment_id": int(experiment.experiment_id),
+            "experiment_id": exp_id,
             "name": name,
             "user_id": user_id or _default_user(),
             "status": RunStatus.RUNNING.value,
             "start_time": now_ms() if start_time is None else start_time,
             "end_time": None,
             "lifecycle_stage": LifecycleStage.ACTIVE.value,
-            "artifact_uri": f"{experiment.artifact_location}/{run_id}/artifacts",
+            "artifact_uri": f"mlflow-artifacts:/{exp_id}/{run_id}/artifacts",
         }
+        e = schema.experiments
         with write(self._engine) as conn:
+            stage = conn.execute(
+                select(e.c.lifecycle_stage).where(e.c.experiment_id == exp_id)
+            ).scalar()
+            if stage is None:
+                msg = f"no experiment with id {experiment_id!r}; see `conveyor experiments list`"
+                raise NotFoundError(msg, field="experiment_id")
+            if stage != LifecycleStage.ACTIVE.value:
+                msg = f"experiment {experiment_id} is deleted; restore it before adding runs"
+                raise ConflictError(msg, field="experiment_id")
             conn.execute(insert(schema.runs).values(row))
             tag_rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in all_tags.items()]
             conn.execute(insert(schema.tags), tag_rows)
-        return self.get(run_id)
+        return Run(info=run_info(_Mapped(row)), tags=all_tags)
 
     def _row(self, conn: Connection, run_id: str) -> Any:
         row = conn.execute(select(schema.runs).where(schema.runs.c.run_uuid == run_id)).first()
@@ -160,16 +166,21 @@ class Runs:
             values["name"] = limits.check_name(
                 run_name, field="run_name", limit=limits.MAX_RUN_NAME_LENGTH
             )
+        runs = schema.runs
         with write(self._engine) as conn:
-            self._row(conn, run_id)
-            if values:
-                runs = schema.runs
-                conn.execute(update(runs).where(runs.c.run_uuid == run_id).values(values))
+            row = conn.execute(
+                update(runs).where(runs.c.run_uuid == run_id).values(values).returning(runs)
+                if values
+                else select(runs).where(runs.c.run_uuid == run_id)
+            ).first()
+            if row is None:
+                msg = f"no run with id {run_id!r}; see `conveyor runs list`"
+                raise NotFoundError(msg, field="run_id")
             if run_name:
                 conn.execute(
                     _UPSERT_TAG, {"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}
                 )
-            return run_info(self._row(conn, run_id))
+            return run_info(row)
 
     def set_lifecycle(self, run_id: str, stage: LifecycleStage) -> None:
         """Delete (to the trash) or restore a run."""
@@ -332,6 +343,13 @@ def _write_tags(conn: Connection, run_id: str, new: Mapping[str, str]) -> None:
         conn.execute(
             update(runs).where(runs.c.run_uuid == run_id).values(name=new[RUN_NAME_TAG][:250])
         )
+
+
+class _Mapped:
+    """Give a plain dict the ``_mapping`` face of a row, for ``run_info``."""
+
+    def __init__(self, mapping: Mapping[str, Any]) -> None:
+        self._mapping = mapping
 
 
 def _default_user() -> str:

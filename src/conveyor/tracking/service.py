@@ -41,7 +41,7 @@ class Workspace:
         self.blobs: BlobStore = open_blob_store(blob_url)
         self.experiments = Experiments(self.engine)
         self.experiments.ensure_default()
-        self.runs = Runs(self.engine, self.experiments)
+        self.runs = Runs(self.engine)
         self.artifacts = Artifacts(self.engine, self.blobs)
 
     @classmethod

@@ -7,6 +7,7 @@ read them. GPU metrics need ``pynvml`` and a GPU; without either they are skippe
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import threading
 from collections.abc import Callable
@@ -20,7 +21,9 @@ from conveyor.tracking.metric_writes import Point
 logger = logging.getLogger("conveyor.tracking")
 
 
+@functools.cache
 def _nvml() -> Any | None:
+    # Cached: a failed import searches sys.path again on every call, ~1 ms per run.
     try:
         import pynvml
 
@@ -58,6 +61,12 @@ def sample(process: psutil.Process, nvml: Any | None = None) -> dict[str, float]
     return values
 
 
+@functools.cache
+def _process() -> psutil.Process:
+    psutil.cpu_percent(interval=None)  # primes the counter; its first call returns 0.0
+    return psutil.Process()
+
+
 class SystemMonitor:
     """Samples every ``interval_s`` into ``emit`` until stopped; one last sample on stop."""
 
@@ -66,9 +75,8 @@ class SystemMonitor:
         self._interval_s = interval_s
         self._stop = threading.Event()
         self._step = 0
-        self._process = psutil.Process()
+        self._process = _process()
         self._nvml = _nvml()
-        psutil.cpu_percent(interval=None)  # primes the counter; the first call returns 0.0
         self._thread = threading.Thread(target=self._loop, name="conveyor-sysmetrics", daemon=True)
         self._thread.start()
 

@@ -75,10 +75,15 @@ def test_sqlite_write_transactions_take_the_write_lock_up_front(
 def test_write_rolls_back_on_error(sqlite_engine: Engine) -> None:
     with write(sqlite_engine) as conn:
         conn.exec_driver_sql("CREATE TABLE t (x INTEGER)")
-    with pytest.raises(RuntimeError, match="abort"), write(sqlite_engine) as conn:
-        conn.exec_driver_sql("INSERT INTO t VALUES (1)")
-        msg = "abort"
-        raise RuntimeError(msg)
+
+    def insert_then_fail() -> None:
+        with write(sqlite_engine) as conn:
+            conn.exec_driver_sql("INSERT INTO t VALUES (1)")
+            msg = "abort"
+            raise RuntimeError(msg)
+
+    with pytest.raises(RuntimeError, match="abort"):
+        insert_then_fail()
     with read(sqlite_engine) as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM t").scalar() == 0
 
@@ -161,8 +166,8 @@ def test_make_engine_rejects_bad_urls_and_unknown_drivers(url: str, match: str) 
     ("url", "module", "match"),
     [
         ("mysql://u@h/db", "MySQLdb", r"no driver for database URL 'mysql://u@h/db'"),
-        # postgresql:// means psycopg2 to SQLAlchemy; the message points at psycopg (3).
-        ("postgresql://u@h/db", "psycopg2", r"no driver.*use postgresql\+psycopg://"),
+        # The message points at the driver Conveyor supports.
+        ("postgresql+psycopg2://u@h/db", "psycopg2", r"no driver.*use postgresql\+psycopg://"),
     ],
 )
 def test_make_engine_reports_a_driver_that_is_not_installed(

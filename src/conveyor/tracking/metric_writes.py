@@ -11,6 +11,7 @@ from typing import NamedTuple
 
 from sqlalchemy import Connection, insert, text
 
+from conveyor.errors import InvalidArgumentError
 from conveyor.store import is_sqlite, raw_dbapi, schema
 
 # A point is (key, value, timestamp_ms, step).
@@ -61,20 +62,32 @@ def latest_per_key(points: Sequence[Point]) -> dict[str, Point]:
     return latest
 
 
+def _out_of_range() -> InvalidArgumentError:
+    msg = "metric steps and timestamps must fit in 64 bits (timestamps are milliseconds)"
+    return InvalidArgumentError(msg, field="metrics")
+
+
 def _insert_rows(conn: Connection, rows: list[tuple[int, str, int, int, float | None]]) -> None:
     dbapi = raw_dbapi(conn)
     if is_sqlite(conn.engine):
         cursor = dbapi.cursor()
         try:
             cursor.executemany(_SQLITE_INSERT, rows)
+        except OverflowError as exc:  # validation skips the range check on its fast path
+            raise _out_of_range() from exc
         finally:
             cursor.close()
         return
     if conn.engine.dialect.driver == "psycopg":
+        import psycopg
+
         # COPY streams rows without per-row statements: ~10x executemany on PostgreSQL.
-        with dbapi.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
-            for row in rows:
-                copy.write_row(row)
+        try:
+            with dbapi.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
+                for row in rows:
+                    copy.write_row(row)
+        except psycopg.DataError as exc:
+            raise _out_of_range() from exc
         return
     conn.execute(
         insert(schema.metrics),

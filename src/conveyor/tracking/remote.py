@@ -25,7 +25,7 @@ from conveyor.tracking.entities import (
     RunStatus,
     ViewType,
 )
-from conveyor.tracking.limits import check_metric_value
+from conveyor.tracking.limits import check_int, check_metric_value
 
 _ERRORS_BY_STATUS: dict[int, type[errors.ConveyorError]] = {
     400: errors.InvalidArgumentError,
@@ -39,6 +39,15 @@ def _wire_value(value: float) -> float | str:
     if math.isfinite(value):
         return value
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+
+
+def _int64(value: int) -> int:
+    if isinstance(value, int) and -(2**63) <= value < 2**63:
+        return value
+    if isinstance(value, int):
+        msg = "metric steps and timestamps must fit in 64 bits (timestamps are milliseconds)"
+        raise errors.InvalidArgumentError(msg, field="metrics")
+    return check_int(value, field="metrics")
 
 
 def _raise_for(response: httpx.Response) -> None:
@@ -169,7 +178,8 @@ class HttpClient(Client):
         ]
         body = {
             "metrics": [
-                (k, _wire_value(check_metric_value(v, key=k)), ts, s) for k, v, ts, s in points
+                (k, _wire_value(check_metric_value(v, key=k)), _int64(ts), _int64(s))
+                for k, v, ts, s in points
             ],
             "params": {k: str(v) for k, v in (params or {}).items()},
             "tags": {k: str(v) for k, v in (tags or {}).items()},

@@ -109,9 +109,7 @@ def make_buffer(spool: Spool) -> Iterator[Callable[..., MetricBuffer]]:
 
     yield make
     for buf in made:
-        buf._stop.set()
-        buf._wake.set()
-        buf._thread.join(timeout=10)
+        buffer_module.FLUSHER.unregister(buf)
 
 
 # --- any interleaving, any failures: every point once, in order --------------------------------
@@ -317,14 +315,16 @@ def test_background_thread_ships_every_interval(
     wait_for(lambda: len(server.stored) == 1)
 
 
-def test_close_flushes_and_stops_the_thread(make_buffer: Callable[..., MetricBuffer]) -> None:
+def test_close_flushes_and_stops_background_shipping(
+    make_buffer: Callable[..., MetricBuffer],
+) -> None:
     server = FakeServer()
     buf = make_buffer(server)  # interval of an hour: only close() can ship these
     buf.extend(points(0, 50))
     buf.add(points(50, 1)[0])
     buf.close()
     assert server.stored == points(0, 51)
-    assert not buf._thread.is_alive()
+    assert not buffer_module.FLUSHER.is_serving(buf)
 
 
 def test_rejected_batch_does_not_kill_the_background_thread(
@@ -345,11 +345,11 @@ def test_rejected_batch_does_not_kill_the_background_thread(
         buf.extend(points(0, 5))
         wait_for(lambda: bool(rejected))
         wait_for(lambda: "rejected" in caplog.text)
-    assert buf._thread.is_alive()
+    assert buffer_module.FLUSHER.is_alive()
     buf.extend(points(5, 5))
     wait_for(lambda: len(server.stored) == 5)
     assert server.stored == points(5, 5)
-    assert buf._thread.is_alive()
+    assert buffer_module.FLUSHER.is_alive()
 
 
 # --- the spool ----------------------------------------------------------------------------------
@@ -433,3 +433,74 @@ def test_empty_or_missing_spool(tmp_path: Path) -> None:
     assert len(spool) == 0
     assert spool.replay(lambda r, p, b: None) == 0
     assert not spool.directory.exists()
+
+
+# --- permanent rejections never block the points behind them ------------------------------------
+
+
+def test_rejected_spooled_batch_is_set_aside_and_the_rest_replays(
+    make_buffer: Callable[..., MetricBuffer], spool: Spool, caplog: pytest.LogCaptureFixture
+) -> None:
+    spool.put(RUN_ID, points(0, 3), "doomed")
+    spool.put(RUN_ID, points(3, 3), "fine")
+    server = FakeServer()
+
+    def send(run_id: str, batch: list[Point], batch_id: str) -> None:
+        if batch_id == "doomed":
+            msg = "run is deleted"
+            raise ConflictError(msg, field="run_id")
+        server(run_id, batch, batch_id)
+
+    buf = make_buffer(send)
+    buf.extend(points(6, 2))
+    with caplog.at_level(logging.ERROR, logger="conveyor.tracking"):
+        buf.flush()
+    assert server.stored == points(3, 5)
+    assert len(spool) == 0
+    assert [p.name.endswith("doomed.json") for p in (spool.directory / "rejected").iterdir()] == [
+        True
+    ]
+    assert "rejected" in caplog.text
+
+
+def test_rejected_chunk_does_not_drop_the_chunks_after_it(
+    make_buffer: Callable[..., MetricBuffer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(buffer_module, "MAX_BATCH_METRICS", 4)
+    server = FakeServer()
+    calls: list[int] = []
+
+    def send(run_id: str, batch: list[Point], batch_id: str) -> None:
+        calls.append(len(batch))
+        if len(calls) == 1:
+            msg = "bad batch"
+            raise ConflictError(msg, field="metrics")
+        server(run_id, batch, batch_id)
+
+    buf = make_buffer(send)
+    buf.extend(points(0, 10))
+    with pytest.raises(ConflictError, match="bad batch"):
+        buf.flush()
+    assert server.stored == points(4, 6)
+
+
+def test_unexpected_exception_does_not_stop_background_shipping(
+    make_buffer: Callable[..., MetricBuffer], caplog: pytest.LogCaptureFixture
+) -> None:
+    server = FakeServer()
+    failed: list[bool] = []
+
+    def send(run_id: str, batch: list[Point], batch_id: str) -> None:
+        if not failed:
+            failed.append(True)
+            raise OverflowError("a bug in one batch")
+        server(run_id, batch, batch_id)
+
+    buf = make_buffer(send, interval_s=0.01)
+    with caplog.at_level(logging.ERROR, logger="conveyor.tracking"):
+        buf.extend(points(0, 2))
+        wait_for(lambda: bool(failed))
+        buf.extend(points(2, 2))
+        wait_for(lambda: len(server.stored) == 2)
+    assert server.stored == points(2, 2)
+    assert "shipping metric points failed" in caplog.text

@@ -241,3 +241,13 @@ def test_artifacts_round_trip(client: Client, tmp_path: Path) -> None:
         client.download_artifact(run_id, "missing.txt", tmp_path)
     with pytest.raises(InvalidArgumentError, match="no file or directory"):
         client.log_artifact(run_id, tmp_path / "missing")
+
+
+def test_out_of_range_steps_are_clear_errors(client: Client) -> None:
+    run_id = client.create_run("0").run_id
+    with pytest.raises(InvalidArgumentError, match="64 bits"):
+        client.log_batch(run_id, metrics=[("m", 1.0, 1, 2**63)])
+    with pytest.raises(InvalidArgumentError, match="64 bits"):
+        client.log_batch(run_id, metrics=[("m", 1.0, 2**64, 0)])
+    client.log_batch(run_id, metrics=[("m", 1.0, 1, 2**63 - 1)])
+    assert client.get_run(run_id).metrics["m"].step == 2**63 - 1

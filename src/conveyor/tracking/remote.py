@@ -41,7 +41,7 @@ def _wire_value(value: float) -> float | str:
     return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
 
 
-def _int64(value: int) -> int:
+def _int64(value: object) -> int:
     if isinstance(value, int) and -(2**63) <= value < 2**63:
         return value
     if isinstance(value, int):

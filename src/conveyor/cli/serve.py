@@ -13,7 +13,7 @@ def server(
     workers: int = typer.Option(1, "--workers", "-w", help="Worker processes."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
-    """Serve the workspace: /api/v1 (docs at /docs) and the MLflow API for mlflow clients."""
+    """Serve the workspace: /api/v1 (OpenAPI at /openapi.json) and the MLflow API for mlflow clients."""
     import uvicorn
 
     from conveyor.settings import get_settings
@@ -23,7 +23,7 @@ def server(
     Workspace.from_settings(settings).close()  # migrate once, before workers start
     console.print(
         f"Conveyor server on http://{host}:{port}  (workspace {settings.resolved_db_url()})\n"
-        f"  API docs: http://{host}:{port}/docs\n"
+        f"  OpenAPI: http://{host}:{port}/openapi.json\n"
         f"  MLflow clients: MLFLOW_TRACKING_URI=http://{host}:{port}"
     )
     uvicorn.run(

@@ -22,6 +22,9 @@ def create_app(
         title="Conveyor",
         version=__version__,
         description="MLOps platform: tracking, registry, serving, monitoring.",
+        # FastAPI's doc pages load their scripts from a CDN; the spec itself is served.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.client = LocalClient(workspace=workspace or Workspace.from_settings(settings))
     app.add_middleware(

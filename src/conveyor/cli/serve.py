@@ -13,7 +13,7 @@ def server(
     workers: int = typer.Option(1, "--workers", "-w", help="Worker processes."),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
-    """Serve the workspace: /api/v1 (OpenAPI at /openapi.json) and the MLflow API for mlflow clients."""
+    """Serve the workspace: /api/v1 (OpenAPI at /openapi.json) and the MLflow API."""
     import uvicorn
 
     from conveyor.settings import get_settings

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from conveyor import __version__
+from conveyor.server import mlflow_compat
 from conveyor.server.api import tracking as tracking_api
 from conveyor.server.body_limit import BodyLimitMiddleware
 from conveyor.server.errors import install_error_handlers
-from conveyor.server.mlflow_compat import router as mlflow_router
 from conveyor.settings import get_settings
 from conveyor.tracking import LocalClient, Workspace
 
@@ -32,11 +32,11 @@ def create_app(
     )
     install_error_handlers(app)
 
+    mlflow_compat.mount(app)  # first: its prefixes are matched before the native routes
+
     @app.get("/health", include_in_schema=False)
-    def health() -> dict[str, str]:
+    async def health() -> dict[str, str]:
         return {"status": "ok"}
 
     app.include_router(tracking_api.router, prefix="/api/v1")
-    # MLflow documents its own API; ours lists only the native routes.
-    app.include_router(mlflow_router, include_in_schema=False)
     return app

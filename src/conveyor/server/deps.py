@@ -9,8 +9,8 @@ from fastapi import Depends, Request
 from conveyor.tracking import LocalClient
 
 
-def get_client(request: Request) -> LocalClient:
-    """Return the server's workspace client."""
+async def get_client(request: Request) -> LocalClient:
+    """Return the server's workspace client (async: no I/O, so no threadpool hop)."""
     client: LocalClient = request.app.state.client
     return client
 

@@ -6,7 +6,7 @@ import getpass
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, insert, select, text, update
+from sqlalchemy import Connection, Engine, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from conveyor._ids import new_id
@@ -19,7 +19,12 @@ from conveyor.tracking.experiments import parse_experiment_id
 from conveyor.tracking.filters import parse_filter, parse_order_by
 from conveyor.tracking.metric_writes import Point, RunKey, write_points
 from conveyor.tracking.rows import metric_value, run_info, runs_with_data
-from conveyor.tracking.search import build_search, decode_page_token, encode_page_token
+from conveyor.tracking.search import (
+    build_search,
+    decode_page_token,
+    encode_page_token,
+    needs_segments,
+)
 
 RUN_NAME_TAG = "mlflow.runName"
 PARENT_RUN_TAG = "mlflow.parentRunId"
@@ -302,18 +307,41 @@ class Runs:
         limits.check_max_results(max_results)
         ids = [parse_experiment_id(e) for e in experiment_ids]
         offset = decode_page_token(page_token)
-        stmt = build_search(
-            experiment_ids=ids,
-            stages=view_type.stages(),
-            clauses=parse_filter(filter_string),
-            order_by=parse_order_by(order_by),
-            dialect=self._engine.dialect.name,
-        )
+        query = {
+            "experiment_ids": ids,
+            "stages": view_type.stages(),
+            "clauses": parse_filter(filter_string),
+            "order_by": parse_order_by(order_by),
+            "dialect": self._engine.dialect.name,
+        }
         with read(self._engine) as conn:
-            rows = conn.execute(stmt.offset(offset).limit(max_results + 1)).all()
+            if needs_segments(query["clauses"], query["order_by"]):  # type: ignore[arg-type]
+                rows = _segmented_page(conn, query, offset, max_results + 1)
+            else:
+                stmt = build_search(**query)  # type: ignore[arg-type]
+                rows = list(conn.execute(stmt.offset(offset).limit(max_results + 1)))
             result = runs_with_data(conn, rows[:max_results])
         more = len(rows) > max_results
         return result, encode_page_token(offset + max_results) if more else None
+
+
+def _segmented_page(conn: Connection, query: dict[str, Any], offset: int, limit: int) -> list[Any]:
+    """Read one page across the "has the metric" and "lacks it" segments, in that order."""
+    with_metric = build_search(**query, segment="with")
+    rows = list(conn.execute(with_metric.offset(offset).limit(limit)))
+    if len(rows) == limit:
+        return rows
+    # The first segment ends on this page; its size is known unless the page starts past it.
+    total = offset + len(rows) if rows else _count(conn, with_metric)
+    without = build_search(**query, segment="without")
+    rest = conn.execute(without.offset(max(offset - total, 0)).limit(limit - len(rows)))
+    return rows + list(rest)
+
+
+def _count(conn: Connection, stmt: Any) -> int:
+    return int(
+        conn.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar() or 0
+    )
 
 
 def _write_params(conn: Connection, run_id: str, new: Mapping[str, str]) -> None:

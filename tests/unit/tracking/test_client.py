@@ -251,3 +251,53 @@ def test_out_of_range_steps_are_clear_errors(client: Client) -> None:
         client.log_batch(run_id, metrics=[("m", 1.0, 2**64, 0)])
     client.log_batch(run_id, metrics=[("m", 1.0, 1, 2**63 - 1)])
     assert client.get_run(run_id).metrics["m"].step == 2**63 - 1
+
+
+@pytest.mark.parametrize("ascending", [True, False])
+def test_order_by_metric_puts_runs_without_it_last_across_pages(
+    client: Client, ascending: bool
+) -> None:
+    exp = client.create_experiment("sparse")
+    expected_with: list[tuple[float, str]] = []
+    expected_without: list[tuple[int, str]] = []
+    for i in range(11):
+        run_id = client.create_run(exp.experiment_id, start_time=1000 + i).run_id
+        client.log_batch(run_id, metrics=[("other", float(i), 1, 0)])
+        if i % 3 == 0:
+            expected_without.append((1000 + i, run_id))  # no "score" at all
+        elif i == 4:
+            client.log_batch(run_id, metrics=[("score", math.nan, 1, 0)])
+            expected_without.append((1000 + i, run_id))  # NaN sorts with the missing
+        else:
+            client.log_batch(run_id, metrics=[("score", float(i % 5), 1, 0)])
+            expected_with.append((float(i % 5), run_id))
+    with_order = sorted(
+        expected_with,
+        key=lambda p: (p[0] if ascending else -p[0], -client.get_run(p[1]).info.start_time, p[1]),
+    )
+    without_order = sorted(expected_without, key=lambda p: (-p[0], p[1]))
+    expected = [r for _, r in with_order] + [r for _, r in without_order]
+    direction = "ASC" if ascending else "DESC"
+    for page_size in (2, 3, 100):
+        seen: list[str] = []
+        token = None
+        while True:
+            page = client.search_runs(
+                [exp.experiment_id],
+                order_by=[f"metrics.score {direction}"],
+                max_results=page_size,
+                page_token=token,
+            )
+            seen.extend(r.run_id for r in page.runs)
+            token = page.next_page_token
+            if token is None:
+                break
+        assert seen == expected, page_size
+    filtered = client.search_runs(
+        [exp.experiment_id],
+        filter_string="metrics.other >= 5",
+        order_by=[f"metrics.score {direction}"],
+    )
+    assert [r.run_id for r in filtered.runs] == [
+        r for r in expected if client.get_run(r).metrics["other"].value >= 5
+    ]

@@ -12,7 +12,18 @@ from collections.abc import Callable, Sequence
 from typing import Any, Literal
 
 import orjson
-from sqlalchemy import ColumnElement, Select, and_, exists, false, not_, or_, select, true
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    exists,
+    false,
+    literal_column,
+    not_,
+    or_,
+    select,
+    true,
+)
 from sqlalchemy.sql.elements import KeyedColumnElement
 
 from conveyor.errors import InvalidArgumentError
@@ -98,6 +109,15 @@ class _QueryBuilder:
         self.conditions: list[ColumnElement[bool]] = []
         self.joins: list[tuple[Any, ColumnElement[bool], bool]] = []
         self.metric_aliases: dict[str, Any] = {}
+        # SQLite's planner would drive the query from a filter's or the runs' index and sort
+        # every match; a unary "+" hides those columns from it, so the index of the order-by
+        # metric leads and the scan stops at the page (see build_search).
+        self.demote_filters = False
+
+    def demoted(self, alias: Any, column: str) -> Any:
+        if not self.demote_filters:
+            return alias.c[column]
+        return literal_column(f"+{alias.name}.{column}", type_=alias.c[column].type)
 
     def add_clause(self, clause: Clause) -> None:
         runs = schema.runs
@@ -106,7 +126,8 @@ class _QueryBuilder:
             self.conditions.append(_compare(column, clause.comparator, clause.value, self.dialect))
         elif clause.entity == "metric":
             alias = self.metric_join(clause.key, outer=False)
-            cond = _compare(alias.c.value, clause.comparator, clause.value, self.dialect)
+            value = self.demoted(alias, "value")
+            cond = _compare(value, clause.comparator, clause.value, self.dialect)
             self.conditions.append(cond)
         elif clause.entity in _CHILD_TABLES:
             self.conditions.append(self._child_condition(clause))
@@ -137,7 +158,7 @@ class _QueryBuilder:
         on = and_(
             lm.c.run_uuid == schema.runs.c.run_uuid,
             lm.c.key == key,
-            lm.c.experiment_id.in_(self.experiment_ids),
+            self.demoted(lm, "experiment_id").in_(self.experiment_ids),
         )
         self.joins.append((lm, on, outer))
         if not outer:
@@ -207,8 +228,10 @@ def build_search(
     """
     runs = schema.runs
     builder = _QueryBuilder(experiment_ids, dialect)
+    builder.demote_filters = segment == "with" and dialect == "sqlite"
     for clause in clauses:
         builder.add_clause(clause)
+    builder.demote_filters = False
     ordering: list[ColumnElement[Any]] = []
     orders = list(order_by)
     if segment != "all":
@@ -225,9 +248,12 @@ def build_search(
     source: Any = runs
     for table, on, outer in builder.joins:
         source = source.outerjoin(table, on) if outer else source.join(table, on)
+    builder.demote_filters = segment == "with" and dialect == "sqlite"
     where = and_(
-        runs.c.experiment_id.in_(builder.experiment_ids) if experiment_ids else false(),
-        runs.c.lifecycle_stage.in_(list(stages)),
+        builder.demoted(runs, "experiment_id").in_(builder.experiment_ids)
+        if experiment_ids
+        else false(),
+        builder.demoted(runs, "lifecycle_stage").in_(list(stages)),
         *(builder.conditions or [true()]),
     )
     return select(runs).select_from(source).where(or_(where)).order_by(*ordering)

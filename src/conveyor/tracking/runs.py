@@ -12,7 +12,7 @@ from sqlalchemy.exc import IntegrityError
 from conveyor._ids import new_id
 from conveyor._time import now_ms
 from conveyor.errors import ConflictError, InvalidArgumentError, LimitExceededError, NotFoundError
-from conveyor.store import read, schema, write
+from conveyor.store import StatisticsKeeper, read, schema, write
 from conveyor.tracking import limits
 from conveyor.tracking.entities import LifecycleStage, Metric, Run, RunInfo, RunStatus, ViewType
 from conveyor.tracking.experiments import parse_experiment_id
@@ -84,6 +84,7 @@ class Runs:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+        self._statistics = StatisticsKeeper(engine)
 
     def create(
         self,
@@ -126,6 +127,7 @@ class Runs:
             conn.execute(insert(schema.runs).values(row))
             tag_rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in all_tags.items()]
             conn.execute(insert(schema.tags), tag_rows)
+        self._statistics.note(1 + len(tag_rows))
         return Run(info=run_info(_Mapped(row)), tags=all_tags)
 
     def _row(self, conn: Connection, run_id: str) -> Any:
@@ -247,6 +249,7 @@ class Runs:
             if batch_id is not None and self._seen_batch(batch_id):
                 return False
             raise
+        self._statistics.note(len(points) + len(new_params) + len(new_tags))
         return True
 
     def _seen_batch(self, batch_id: str) -> bool:

@@ -12,10 +12,13 @@ whose working directory is a fresh, empty temp workspace; it times itself with
 from __future__ import annotations
 
 import json
+import os
 import random
 import sys
+import time
 import traceback
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -73,6 +76,41 @@ def run_main(workloads: Mapping[str, Workload]) -> None:
         emit({"error": f"{type(exc).__name__}: {exc}"})
         raise SystemExit(1) from exc
     emit(result)
+
+
+class Clock:
+    """Seconds measured by ``clock()``."""
+
+    seconds: float = 0.0
+
+
+_profiler: Any = None
+
+
+@contextmanager
+def clock() -> Iterator[Clock]:
+    """Time the block with ``time.perf_counter``.
+
+    With ``BENCH_PROFILE=out.prof`` in the environment the block also runs under cProfile
+    (slower: for diagnosis only), and the stats of every timed block so far are written there.
+    """
+    global _profiler  # noqa: PLW0603 - one profiler per workload process
+    path = os.environ.get("BENCH_PROFILE")
+    if path and _profiler is None:
+        import cProfile
+
+        _profiler = cProfile.Profile()
+    result = Clock()
+    if path:
+        _profiler.enable()
+    t0 = time.perf_counter()
+    try:
+        yield result
+    finally:
+        result.seconds = time.perf_counter() - t0
+        if path:
+            _profiler.disable()
+            _profiler.dump_stats(path)
 
 
 def rate(count: int, seconds: float) -> float:
@@ -160,6 +198,8 @@ def summarize_latencies(queries: Sequence[SearchQuery], seconds: Sequence[float]
     out: Result = {}
     for shape in SEARCH_SHAPES:
         ms = [s * 1000 for q, s in zip(queries, seconds, strict=True) if q.shape == shape]
+        if not ms:
+            continue
         out[shape] = {
             "queries": len(ms),
             "p50_ms": percentile(ms, 50),
@@ -168,3 +208,59 @@ def summarize_latencies(queries: Sequence[SearchQuery], seconds: Sequence[float]
             "max_ms": max(ms),
         }
     return out
+
+
+Search = Callable[[SearchQuery], list[str]]
+
+
+def _attempt(search: Search, query: SearchQuery) -> tuple[float, list[str] | None, str | None]:
+    with clock() as timer:
+        try:
+            names: list[str] | None = search(query)
+            error = None
+        except Exception as exc:  # noqa: BLE001 - a failed (e.g. timed-out) query is a result
+            names, error = None, f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}"
+    return timer.seconds, names, error
+
+
+def time_searches(search: Search, per_shape: int, budget_s: float) -> Result:
+    """Time ``search`` over the reference query, then ``search_queries(per_shape)``.
+
+    ``search`` returns the run names of the page. The reference query (whose page the
+    orchestrator compares across stores) comes first and counts as a sample of its shape, so
+    every store has the same first, cold query. A query that raises (e.g. hits a statement
+    timeout) counts with the time it took. Once ``budget_s`` is spent, and each shape has at
+    least one sample, the remaining queries are skipped: a store that needs minutes per query
+    cannot stall the benchmark.
+    """
+    reference = search_query("filter+order other metric", REFERENCE_THRESHOLD)
+    planned = [reference, *search_queries(per_shape)]
+    done: list[SearchQuery] = []
+    seconds: list[float] = []
+    errors: list[str] = []
+    page_sizes: set[int] = set()
+    reference_names: list[str] | None = None
+    started = time.perf_counter()
+    for query in planned:
+        every_shape = {q.shape for q in done} == set(SEARCH_SHAPES)
+        if every_shape and time.perf_counter() - started > budget_s:
+            break
+        s, names, error = _attempt(search, query)
+        if not done:
+            reference_names = names
+        done.append(query)
+        seconds.append(s)
+        if error is not None:
+            errors.append(error)
+        if names is not None:
+            page_sizes.add(len(names))
+    return {
+        "cold_first_query_ms": seconds[0] * 1000,
+        "shapes": summarize_latencies(done, seconds),
+        "planned_queries": len(planned),
+        "timed_queries": len(done),
+        "failed_queries": len(errors),
+        "first_error": errors[0] if errors else None,
+        "page_sizes": sorted(page_sizes),
+        "reference_names": reference_names,
+    }

@@ -8,25 +8,22 @@ Usage: ``python benchmarks/_conveyor_workloads.py WORKLOAD JSON_PARAMS``.
 from __future__ import annotations
 
 import sqlite3
-import time
 from pathlib import Path
-from typing import Any
 
 from _common import (
     BATCH_KEYS,
-    REFERENCE_THRESHOLD,
     SEARCH_EXPERIMENT,
     SEARCH_PAGE,
     Params,
     Result,
+    SearchQuery,
     batch_points,
+    clock,
     rate,
     run_main,
     run_payload,
     search_dataset,
-    search_queries,
-    search_query,
-    summarize_latencies,
+    time_searches,
 )
 
 
@@ -37,11 +34,11 @@ def log_metric_single(p: Params) -> Result:
     n: int = p["points"]
     run = conveyor.start_run(experiment="bench-single")
     log_metric = conveyor.log_metric
-    t0 = time.perf_counter()
-    for i in range(n):
-        log_metric("loss", i * 0.001, step=i)
-    conveyor.end_run()
-    seconds = time.perf_counter() - t0
+    with clock() as timer:
+        for i in range(n):
+            log_metric("loss", i * 0.001, step=i)
+        conveyor.end_run()
+    seconds = timer.seconds
     stored = len(conveyor.get_client().get_metric_history(run.run_id, "loss"))
     return {"points": n, "seconds": seconds, "points_per_s": rate(n, seconds), "stored": stored}
 
@@ -52,14 +49,14 @@ def log_batch_client(p: Params) -> Result:
 
     n: int = p["points"]
     batch: int = p["batch"]
-    client = Client()
+    client = Client()  # type: ignore[abstract]  # Client() picks the transport
     experiment_id = client.create_experiment("bench-batch").experiment_id
     run_id = client.create_run(experiment_id).info.run_id
     points = batch_points(n)
-    t0 = time.perf_counter()
-    for start in range(0, n, batch):
-        client.log_batch(run_id, metrics=points[start : start + batch])
-    seconds = time.perf_counter() - t0
+    with clock() as timer:
+        for start in range(0, n, batch):
+            client.log_batch(run_id, metrics=points[start : start + batch])
+    seconds = timer.seconds
     stored = len(client.get_metric_history(run_id, "m0")) * BATCH_KEYS
     return {
         "points": n,
@@ -78,11 +75,11 @@ def log_batch_fluent(p: Params) -> Result:
     points = batch_points(n)
     run = conveyor.start_run(experiment="bench-batch")
     log_metric = conveyor.log_metric
-    t0 = time.perf_counter()
-    for key, value, _ts, step in points:
-        log_metric(key, value, step=step)
-    conveyor.end_run()
-    seconds = time.perf_counter() - t0
+    with clock() as timer:
+        for key, value, _ts, step in points:
+            log_metric(key, value, step=step)
+        conveyor.end_run()
+    seconds = timer.seconds
     stored = len(conveyor.get_client().get_metric_history(run.run_id, "m0")) * BATCH_KEYS
     return {"points": n, "seconds": seconds, "points_per_s": rate(n, seconds), "stored": stored}
 
@@ -110,11 +107,11 @@ def sqlite_limit(p: Params) -> Result:
         conn.execute(_METRICS_INDEX)
     run_id = "0123456789abcdef0123456789abcdef"
     rows = [(run_id, key, step, ts, value) for key, value, ts, step in batch_points(n)]
-    t0 = time.perf_counter()
-    conn.execute("BEGIN IMMEDIATE")
-    conn.executemany("INSERT INTO metrics VALUES (?,?,?,?,?)", rows)
-    conn.execute("COMMIT")
-    seconds = time.perf_counter() - t0
+    with clock() as timer:
+        conn.execute("BEGIN IMMEDIATE")
+        conn.executemany("INSERT INTO metrics VALUES (?,?,?,?,?)", rows)
+        conn.execute("COMMIT")
+    seconds = timer.seconds
     stored = conn.execute("SELECT count(*) FROM metrics").fetchone()[0]
     conn.close()
     return {
@@ -134,12 +131,12 @@ def runs(p: Params) -> Result:
     conveyor.set_experiment("bench-runs")
     client = conveyor.get_client()  # opens (and migrates) the workspace before the clock starts
     payloads = [run_payload(i) for i in range(n)]
-    t0 = time.perf_counter()
-    for i, (params, metrics) in enumerate(payloads):
-        with conveyor.start_run(run_name=f"run-{i}"):
-            conveyor.log_params(params)
-            conveyor.log_metrics(metrics)
-    seconds = time.perf_counter() - t0
+    with clock() as timer:
+        for i, (params, metrics) in enumerate(payloads):
+            with conveyor.start_run(run_name=f"run-{i}"):
+                conveyor.log_params(params)
+                conveyor.log_metrics(metrics)
+    seconds = timer.seconds
     experiment = client.get_experiment_by_name("bench-runs")
     assert experiment is not None
     page = client.search_runs([experiment.experiment_id], max_results=n + 1)
@@ -154,19 +151,19 @@ def search_populate(p: Params) -> Result:
     from conveyor import Client
 
     n: int = p["runs"]
-    client = Client()
+    client = Client()  # type: ignore[abstract]  # Client() picks the transport
     experiment_id = client.create_experiment(SEARCH_EXPERIMENT).experiment_id
-    t0 = time.perf_counter()
-    for run in search_dataset(n):
-        run_id = client.create_run(
-            experiment_id, run_name=run.name, start_time=run.start_time
-        ).info.run_id
-        client.log_batch(
-            run_id,
-            metrics=[(f"m{k}", v, run.start_time, 0) for k, v in enumerate(run.metrics)],
-            params={f"p{k}": v for k, v in enumerate(run.params)},
-        )
-    seconds = time.perf_counter() - t0
+    with clock() as timer:
+        for run in search_dataset(n):
+            run_id = client.create_run(
+                experiment_id, run_name=run.name, start_time=run.start_time
+            ).info.run_id
+            client.log_batch(
+                run_id,
+                metrics=[(f"m{k}", v, run.start_time, 0) for k, v in enumerate(run.metrics)],
+                params={f"p{k}": v for k, v in enumerate(run.params)},
+            )
+    seconds = timer.seconds
     return {"runs": n, "seconds": seconds, "runs_per_s": rate(n, seconds)}
 
 
@@ -174,29 +171,18 @@ def search_timed(p: Params) -> Result:
     """(e) Time ``search_runs`` (metric filter + order by, first page) in a fresh process."""
     from conveyor import Client
 
-    client = Client()
+    client = Client()  # type: ignore[abstract]  # Client() picks the transport
     experiment = client.get_experiment_by_name(SEARCH_EXPERIMENT)
     assert experiment is not None
     eid = experiment.experiment_id
-    reference = search_query("filter+order other metric", REFERENCE_THRESHOLD)
 
-    def timed(q: Any) -> tuple[float, list[str]]:
-        t0 = time.perf_counter()
+    def search(q: SearchQuery) -> list[str]:
         page = client.search_runs(
             [eid], filter_string=q.filter_string, order_by=q.order_by, max_results=SEARCH_PAGE
         )
-        seconds = time.perf_counter() - t0
-        return seconds, [r.info.run_name for r in page.runs]
+        return [r.info.run_name for r in page.runs]
 
-    first_s, reference_names = timed(reference)  # also the cold (first) query
-    queries = search_queries(p["queries"])
-    results = [timed(q) for q in queries]
-    return {
-        "cold_first_query_ms": first_s * 1000,
-        "shapes": summarize_latencies(queries, [s for s, _ in results]),
-        "page_sizes": sorted({len(names) for _, names in results}),
-        "reference_names": reference_names,
-    }
+    return time_searches(search, p["queries"], p["budget_s"])
 
 
 def http_ingest(p: Params) -> Result:
@@ -209,10 +195,10 @@ def http_ingest(p: Params) -> Result:
     experiment_id = client.create_experiment("bench-ingest").experiment_id
     run_id = client.create_run(experiment_id).info.run_id
     points = batch_points(n)
-    t0 = time.perf_counter()
-    for start in range(0, n, batch):
-        client.log_batch(run_id, metrics=points[start : start + batch])
-    seconds = time.perf_counter() - t0
+    with clock() as timer:
+        for start in range(0, n, batch):
+            client.log_batch(run_id, metrics=points[start : start + batch])
+    seconds = timer.seconds
     return {"points": n, "batch": batch, "seconds": seconds, "points_per_s": rate(n, seconds)}
 
 

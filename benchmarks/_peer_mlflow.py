@@ -9,27 +9,25 @@ Usage: ``benchmarks/.venvs/mlflow/bin/python benchmarks/_peer_mlflow.py WORKLOAD
 from __future__ import annotations
 
 import os
-import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from _common import (
     BATCH_KEYS,
-    REFERENCE_THRESHOLD,
     SEARCH_EXPERIMENT,
     SEARCH_PAGE,
     Params,
     Result,
+    SearchQuery,
     SearchRun,
     batch_points,
+    clock,
     rate,
     run_main,
     run_payload,
     search_dataset,
-    search_queries,
-    search_query,
-    summarize_latencies,
+    time_searches,
 )
 
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -50,11 +48,11 @@ def log_metric_single(p: Params) -> Result:
     mlflow.set_experiment("bench-single")  # creates the schema before the clock starts
     run = mlflow.start_run()
     log_metric = mlflow.log_metric
-    t0 = time.perf_counter()
-    for i in range(n):
-        log_metric("loss", i * 0.001, step=i)
-    mlflow.end_run()
-    seconds = time.perf_counter() - t0
+    with clock() as timer:
+        for i in range(n):
+            log_metric("loss", i * 0.001, step=i)
+        mlflow.end_run()
+    seconds = timer.seconds
     stored = len(mlflow.MlflowClient().get_metric_history(run.info.run_id, "loss"))
     return {"points": n, "seconds": seconds, "points_per_s": rate(n, seconds), "stored": stored}
 
@@ -70,10 +68,10 @@ def log_batch(p: Params) -> Result:
     experiment_id = client.create_experiment("bench-batch")
     run_id = client.create_run(experiment_id).info.run_id
     metrics = [Metric(k, v, ts, s) for k, v, ts, s in batch_points(n)]
-    t0 = time.perf_counter()
-    for start in range(0, n, batch):
-        client.log_batch(run_id, metrics=metrics[start : start + batch])
-    seconds = time.perf_counter() - t0
+    with clock() as timer:
+        for start in range(0, n, batch):
+            client.log_batch(run_id, metrics=metrics[start : start + batch])
+    seconds = timer.seconds
     stored = len(client.get_metric_history(run_id, "m0")) * BATCH_KEYS
     return {
         "points": n,
@@ -90,12 +88,12 @@ def runs(p: Params) -> Result:
     n: int = p["runs"]
     experiment_id = mlflow.set_experiment("bench-runs").experiment_id
     payloads = [run_payload(i) for i in range(n)]
-    t0 = time.perf_counter()
-    for i, (params, metrics) in enumerate(payloads):
-        with mlflow.start_run(run_name=f"run-{i}"):
-            mlflow.log_params(params)
-            mlflow.log_metrics(metrics)
-    seconds = time.perf_counter() - t0
+    with clock() as timer:
+        for i, (params, metrics) in enumerate(payloads):
+            with mlflow.start_run(run_name=f"run-{i}"):
+                mlflow.log_params(params)
+                mlflow.log_metrics(metrics)
+    seconds = timer.seconds
     found = mlflow.MlflowClient().search_runs([experiment_id], max_results=n + 1)
     complete = sum(
         1
@@ -121,30 +119,30 @@ def search_populate(p: Params) -> Result:
     client = mlflow.MlflowClient()
     experiment_id = client.create_experiment(SEARCH_EXPERIMENT)
     dataset = search_dataset(n)
-    t0 = time.perf_counter()
-    first = next(dataset)
-    template_id = client.create_run(
-        experiment_id, run_name=first.name, start_time=first.start_time
-    ).info.run_id
-    client.log_batch(
-        template_id,
-        metrics=[Metric(f"m{k}", v, first.start_time, 0) for k, v in enumerate(first.metrics)],
-        params=[Param(f"p{k}", v) for k, v in enumerate(first.params)],
-    )
-    api_seconds = time.perf_counter() - t0
+    with clock() as timer:
+        first = next(dataset)
+        template_id = client.create_run(
+            experiment_id, run_name=first.name, start_time=first.start_time
+        ).info.run_id
+        client.log_batch(
+            template_id,
+            metrics=[Metric(f"m{k}", v, first.start_time, 0) for k, v in enumerate(first.metrics)],
+            params=[Param(f"p{k}", v) for k, v in enumerate(first.params)],
+        )
+    api_seconds = timer.seconds
 
     engine = sa.create_engine(p["tracking_uri"])
     template = _Template.read(engine, template_id)
-    t1 = time.perf_counter()
-    chunk: list[SearchRun] = []
-    for run in dataset:
-        chunk.append(run)
-        if len(chunk) == _SQL_CHUNK_RUNS:
+    with clock() as timer:
+        chunk: list[SearchRun] = []
+        for run in dataset:
+            chunk.append(run)
+            if len(chunk) == _SQL_CHUNK_RUNS:
+                template.insert(engine, chunk)
+                chunk = []
+        if chunk:
             template.insert(engine, chunk)
-            chunk = []
-    if chunk:
-        template.insert(engine, chunk)
-    sql_seconds = time.perf_counter() - t1
+    sql_seconds = timer.seconds
     engine.dispose()
     return {
         "runs": n,
@@ -190,7 +188,10 @@ class _Template:
         from mlflow.store.tracking.dbmodels import models
 
         latest_columns = list(models.SqlLatestMetric.__table__.columns.keys())
-        runs, tags, params, metrics = [], [], [], []
+        runs: list[dict[str, Any]] = []
+        tags: list[dict[str, Any]] = []
+        params: list[dict[str, Any]] = []
+        metrics: list[dict[str, Any]] = []
         for run in chunk:
             run_id = uuid.uuid4().hex
             runs.append(
@@ -241,25 +242,14 @@ def search_timed(p: Params) -> Result:
     experiment = client.get_experiment_by_name(SEARCH_EXPERIMENT)
     assert experiment is not None
     eid = experiment.experiment_id
-    reference = search_query("filter+order other metric", REFERENCE_THRESHOLD)
 
-    def timed(q: Any) -> tuple[float, list[str]]:
-        t0 = time.perf_counter()
+    def search(q: SearchQuery) -> list[str]:
         page = client.search_runs(
             [eid], filter_string=q.filter_string, order_by=q.order_by, max_results=SEARCH_PAGE
         )
-        seconds = time.perf_counter() - t0
-        return seconds, [r.info.run_name for r in page]
+        return [r.info.run_name for r in page]
 
-    first_s, reference_names = timed(reference)
-    queries = search_queries(p["queries"])
-    results = [timed(q) for q in queries]
-    return {
-        "cold_first_query_ms": first_s * 1000,
-        "shapes": summarize_latencies(queries, [s for s, _ in results]),
-        "page_sizes": sorted({len(names) for _, names in results}),
-        "reference_names": reference_names,
-    }
+    return time_searches(search, p["queries"], p["budget_s"])
 
 
 if __name__ == "__main__":

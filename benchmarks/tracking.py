@@ -60,10 +60,16 @@ PG_ADMIN_URL = "postgresql://postgres@127.0.0.1:5432/postgres"
 PG_DATABASE = "conveyor_bench"
 PG_STATEMENT_TIMEOUT_MS = 30_000
 PG_AS_LOADED_BUDGET_S = 120.0
-PG_CONVEYOR_URL = (
-    f"postgresql+psycopg://postgres@127.0.0.1:5432/{PG_DATABASE}"
-    f"?options=-c%20statement_timeout%3D{PG_STATEMENT_TIMEOUT_MS}"
-)
+
+
+def pg_conveyor_url(database: str) -> str:
+    """Return Conveyor's URL for ``database``, with the benchmark's statement timeout."""
+    return (
+        f"postgresql+psycopg://postgres@127.0.0.1:5432/{database}"
+        f"?options=-c%20statement_timeout%3D{PG_STATEMENT_TIMEOUT_MS}"
+    )
+
+
 SERVER_START_TIMEOUT_S = 180.0
 RSS_POLL_INTERVAL_S = 0.02
 SECTIONS = "abcdef"
@@ -160,6 +166,18 @@ class Section:
     checks: list[Check] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
     raw: dict[str, Any] = field(default_factory=dict)
+    git: dict[str, Any] = field(default_factory=dict)  # the code under test when it started
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Section:
+        """Rebuild a section saved in the raw results."""
+        return cls(
+            **{
+                **data,
+                "tables": [Table(**t) for t in data["tables"]],
+                "checks": [Check(**c) for c in data["checks"]],
+            }
+        )
 
 
 def fmt_int(n: float) -> str:
@@ -542,8 +560,13 @@ def git_state() -> dict[str, Any]:
 
     return {
         "commit": git("rev-parse", "--short", "HEAD") or None,
+        "src_tree": git("rev-parse", "--short", "HEAD:src") or None,
         "src_modified": bool(git("status", "--porcelain", "--", "src")),
     }
+
+
+def _same_src(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    return (a.get("src_tree"), a["src_modified"]) == (b.get("src_tree"), b["src_modified"])
 
 
 def _version(dist: str) -> str | None:
@@ -565,6 +588,8 @@ class Benchmark:
         self.runner = runner
         self.sizes = sizes
         self.postgres = postgres
+        # One database per run: two benchmark runs at once must not drop each other's.
+        self.pg_database = f"{PG_DATABASE}_{os.getpid()}"
 
     def conveyor(self, label: str, workload: str, params: dict[str, Any], **env: str) -> Result:
         """Run a Conveyor workload in its own fresh workspace."""
@@ -903,14 +928,14 @@ class Benchmark:
         filled: dict[str, Result],
         timings: dict[str, Result],
     ) -> None:
-        drop = f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)"
+        drop = f"DROP DATABASE IF EXISTS {self.pg_database} WITH (FORCE)"
         try:
-            pg_execute(drop, f"CREATE DATABASE {PG_DATABASE}")
+            pg_execute(drop, f"CREATE DATABASE {self.pg_database}")
         except Exception as exc:  # noqa: BLE001 - reported in the section
             filled[PG] = {"error": f"PostgreSQL unavailable: {exc}"}
             log(f"  -> ERROR {filled[PG]['error']}")
             return
-        env = {"CONVEYOR_DB_URL": PG_CONVEYOR_URL}
+        env = {"CONVEYOR_DB_URL": pg_conveyor_url(self.pg_database)}
         try:
             with self.runner.workdir("e-conveyor-postgres") as cwd:
                 filled[PG] = self.runner.run(
@@ -925,7 +950,7 @@ class Benchmark:
                     "conveyor", "search_timed", as_loaded, cwd=cwd, env=env
                 )
                 log("  ANALYZE (PostgreSQL)")
-                pg_execute("ANALYZE", database=PG_DATABASE)
+                pg_execute("ANALYZE", database=self.pg_database)
                 timings[PG_ANALYZED] = self.runner.run(
                     "conveyor", "search_timed", timed, cwd=cwd, env=env
                 )
@@ -1037,8 +1062,9 @@ class Benchmark:
                 "PostgreSQL: Conveyor's URL carries `statement_timeout` = "
                 f"{PG_STATEMENT_TIMEOUT_MS // 1000} s (a benchmark guard, so a pathological plan "
                 "cannot stall the run). The same store is timed twice: as loaded (this server "
-                f"runs with autovacuum = {pg_setting('autovacuum')}, so nothing analyzed the "
-                "tables) and again after a manual `ANALYZE`."
+                f"runs with autovacuum = {pg_setting('autovacuum')}, so whatever planner "
+                "statistics exist are those Conveyor gathered itself) and again after a manual "
+                "`ANALYZE`."
             )
         else:
             notes.append("PostgreSQL was skipped (`--no-postgres`).")
@@ -1158,6 +1184,12 @@ def render_markdown(report: dict[str, Any], sections: Sequence[Section]) -> str:
         for table in section.tables:
             lines += [*markdown_table(table), ""]
         lines += [f"- {note}" for note in section.notes]
+        if section.git and not _same_src(section.git, meta["git_at_start"]):
+            lines.append(
+                f"- Code under test when this section started: git {section.git['commit']}"
+                + (" + uncommitted changes in src/" if section.git["src_modified"] else "")
+                + " (src/ changed after the run started)."
+            )
     skipped = [k for k in SECTIONS if k not in {s.key for s in sections}]
     if skipped:
         lines += ["", f"Not run this time: {', '.join(skipped)} (`--only`)."]
@@ -1187,7 +1219,7 @@ def _git_text(meta: dict[str, Any]) -> str:
     text = f"git {start['commit']}"
     if start["src_modified"]:
         text += " + uncommitted changes in src/"
-    if end != start:
+    if not _same_src(start, end):
         text += f"; src/ changed during the run (git {end['commit']} at the end)"
     return text
 
@@ -1229,6 +1261,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--timeout", type=float, default=3600.0, help="seconds allowed per workload process"
     )
+    parser.add_argument(
+        "--render-only",
+        action="store_true",
+        help="measure nothing: rewrite the markdown report from the raw results JSON",
+    )
     parser.add_argument("--docs", type=Path, default=DEFAULT_DOCS, help="markdown report path")
     parser.add_argument("--results", type=Path, default=DEFAULT_RESULTS, help="raw JSON path")
     args = parser.parse_args(argv)
@@ -1256,6 +1293,13 @@ def command_line(argv: Sequence[str]) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and write its report."""
     args = parse_args(argv)
+    if args.render_only:
+        report = json.loads(args.results.read_text())
+        saved = [Section.from_json(s) for s in report["sections"].values()]
+        args.docs.write_text(render_markdown(report, saved))
+        print_summary(saved)
+        print(f"\nwrote {args.docs} from {args.results}")
+        return 0
     raw_argv = list(sys.argv[1:] if argv is None else argv)
     sizes = sizes_for(args)
     started = time.perf_counter()
@@ -1278,7 +1322,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         for key, step in steps:
             if key in args.only:
                 log(f"section {key}")
-                sections.append(step())
+                git = git_state()
+                section = step()
+                section.git = git
+                sections.append(section)
     finally:
         runner.close()
     report = {

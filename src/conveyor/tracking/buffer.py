@@ -115,16 +115,18 @@ class MetricBuffer:
         """Append a point; wake the shipper when the batch is full."""
         with self._lock:
             self._points.append(point)
-            full = len(self._points) >= self._max_points
-        if full:
+            # Wake once on crossing the threshold: an Event.set per point costs more than the add.
+            crossed = len(self._points) == self._max_points
+        if crossed:
             self._flusher.wake()
 
     def extend(self, points: list[Point]) -> None:
         """Append several points."""
         with self._lock:
+            before = len(self._points)
             self._points.extend(points)
-            full = len(self._points) >= self._max_points
-        if full:
+            crossed = before < self._max_points <= len(self._points)
+        if crossed:
             self._flusher.wake()
 
     def __len__(self) -> int:

@@ -11,12 +11,12 @@ import io
 import posixpath
 from collections.abc import Callable
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO
 
 from sqlalchemy import Engine, and_, select, text
 
 from conveyor._time import now_ms
-from conveyor.blobs import BlobStore
+from conveyor.blobs import BlobStore, put_file
 from conveyor.errors import InvalidArgumentError, NotFoundError
 from conveyor.store import read, schema, write
 from conveyor.tracking.entities import FileInfo
@@ -43,6 +43,14 @@ def clean_path(path: str, *, field: str = "path") -> str:
     return norm
 
 
+def _file_path(path: str) -> str:
+    norm = clean_path(path)
+    if not norm:
+        msg = "artifact path must name a file, got an empty path"
+        raise InvalidArgumentError(msg, field="path")
+    return norm
+
+
 def root_of(artifact_uri: str) -> str:
     """Return the artifact tree root for a run's ``artifact_uri``."""
     if not artifact_uri.startswith(ARTIFACT_SCHEME):
@@ -64,24 +72,19 @@ class Artifacts:
 
     def put(self, path: str, stream: BinaryIO) -> FileInfo:
         """Store ``stream`` under ``path`` (replacing what was there)."""
-        path = clean_path(path)
-        if not path:
-            msg = "artifact path must name a file, got an empty path"
-            raise InvalidArgumentError(msg, field="path")
+        path = _file_path(path)
         digest = self._blobs.put(stream)
         return self._link(path, digest, self._blobs.size(digest))
 
     def put_bytes(self, path: str, data: bytes) -> FileInfo:
         """Store small ``data`` under ``path``; content already stored is only linked."""
+        path = _file_path(path)
         digest = hashlib.sha256(data).hexdigest()
         if not self._blobs.exists(digest):
             self._blobs.put(io.BytesIO(data))
-        return self._link(clean_path(path), digest, len(data))
+        return self._link(path, digest, len(data))
 
     def _link(self, path: str, digest: str, size: int) -> FileInfo:
-        if not path:
-            msg = "artifact path must name a file, got an empty path"
-            raise InvalidArgumentError(msg, field="path")
         with write(self._engine) as conn:
             conn.execute(_UPSERT, {"path": path, "digest": digest, "size": size, "now": now_ms()})
         return FileInfo(path=path, is_dir=False, file_size=size)
@@ -89,10 +92,10 @@ class Artifacts:
     def put_file(
         self, path: str, local: Path, progress: Callable[[int], None] | None = None
     ) -> FileInfo:
-        """Upload one local file."""
-        with local.open("rb") as fh:
-            stream = cast("BinaryIO", _ProgressReader(fh, progress)) if progress else fh
-            return self.put(path, stream)
+        """Upload one local file, streamed (``progress`` gets the bytes read per chunk)."""
+        path = _file_path(path)
+        digest = put_file(self._blobs, local, progress)
+        return self._link(path, digest, self._blobs.size(digest))
 
     def open(self, path: str) -> BinaryIO:
         """Open the artifact at ``path`` for reading."""
@@ -138,16 +141,3 @@ class Artifacts:
                 )
             )
         return int(result.rowcount)
-
-
-class _ProgressReader:
-    """A read-through wrapper reporting bytes read, for upload progress bars."""
-
-    def __init__(self, inner: BinaryIO, progress: Callable[[int], None]) -> None:
-        self._inner = inner
-        self._progress = progress
-
-    def read(self, size: int = -1) -> bytes:
-        chunk = self._inner.read(size)
-        self._progress(len(chunk))
-        return chunk

@@ -69,6 +69,19 @@ class Artifacts:
     def __init__(self, engine: Engine, blobs: BlobStore) -> None:
         self._engine = engine
         self._blobs = blobs
+        self._stored: set[str] = set()  # digests this process has seen stored (blobs are immutable)
+
+    def stage_bytes(self, data: bytes) -> tuple[str, int]:
+        """Store small ``data`` as a blob (once per process) and return ``(digest, size)``.
+
+        The caller links it to a path in its own transaction (see ``Runs.create``).
+        """
+        digest = hashlib.sha256(data).hexdigest()
+        if digest not in self._stored:
+            if not self._blobs.exists(digest):
+                self._blobs.put(io.BytesIO(data))
+            self._stored.add(digest)
+        return digest, len(data)
 
     def put(self, path: str, stream: BinaryIO) -> FileInfo:
         """Store ``stream`` under ``path`` (replacing what was there)."""
@@ -78,11 +91,8 @@ class Artifacts:
 
     def put_bytes(self, path: str, data: bytes) -> FileInfo:
         """Store small ``data`` under ``path``; content already stored is only linked."""
-        path = _file_path(path)
-        digest = hashlib.sha256(data).hexdigest()
-        if not self._blobs.exists(digest):
-            self._blobs.put(io.BytesIO(data))
-        return self._link(path, digest, len(data))
+        digest, size = self.stage_bytes(data)
+        return self._link(_file_path(path), digest, size)
 
     def _link(self, path: str, digest: str, size: int) -> FileInfo:
         with write(self._engine) as conn:

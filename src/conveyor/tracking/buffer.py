@@ -141,10 +141,12 @@ class MetricBuffer:
             points, self._points = self._points, []
         return points
 
-    def _deliver(self, run_id: str, points: list[Point], batch_id: str) -> None:
+    def _deliver(
+        self, run_id: str, points: list[Point], batch_id: str, send: Sender | None = None
+    ) -> None:
         for delay in (*RETRY_DELAYS_S, None):
             try:
-                self._send(run_id, points, batch_id)
+                (send or self._send)(run_id, points, batch_id)
             except BackendUnavailableError:
                 if delay is None:
                     raise
@@ -156,8 +158,12 @@ class MetricBuffer:
         for start in range(0, len(points), MAX_BATCH_METRICS):
             self._spool.put(self.run_id, points[start : start + MAX_BATCH_METRICS], new_id())
 
-    def _ship(self) -> None:
-        """Replay the spool, then send the buffered points; raise the first rejection."""
+    def _ship(self, last: Sender | None = None) -> None:
+        """Replay the spool, then send the buffered points; raise the first rejection.
+
+        ``last`` sends the final chunk (an empty one when nothing is buffered) instead of the
+        regular sender: it is how ``close`` ends the run in the same write as its last points.
+        """
         with self._ship_lock:
             try:
                 self._spool.replay(self._deliver)
@@ -166,15 +172,20 @@ class MetricBuffer:
                 self._spool_points(self._take())
                 raise
             points = self._take()
+            starts = list(range(0, len(points), MAX_BATCH_METRICS))
+            if last is not None and not starts:
+                starts = [0]
             rejected: ConveyorError | None = None
-            for start in range(0, len(points), MAX_BATCH_METRICS):
+            for start in starts:
                 chunk = points[start : start + MAX_BATCH_METRICS]
                 batch_id = new_id()
+                send = last if start == starts[-1] else None
                 try:
-                    self._deliver(self.run_id, chunk, batch_id)
+                    self._deliver(self.run_id, chunk, batch_id, send)
                 except BackendUnavailableError:
                     # Keep this chunk and the rest, in order, for a later replay.
-                    self._spool.put(self.run_id, chunk, batch_id)
+                    if chunk:
+                        self._spool.put(self.run_id, chunk, batch_id)
                     self._spool_points(points[start + MAX_BATCH_METRICS :])
                     raise
                 except ConveyorError as exc:  # rejected for good: the other chunks still go
@@ -195,10 +206,11 @@ class MetricBuffer:
         except Exception:  # the flusher must outlive any bug in one batch
             logger.exception("conveyor: shipping metric points failed")
 
-    def flush(self, *, timeout_s: float = 0.0) -> None:
+    def flush(self, *, timeout_s: float = 0.0, last: Sender | None = None) -> None:
         """Ship every buffered and spooled point now.
 
         With ``timeout_s`` > 0, keep retrying an unreachable server until the deadline.
+        ``last`` sends the final chunk (see ``_ship``).
 
         Raises:
             BackendUnavailableError: the server stayed unreachable; the points are spooled on
@@ -208,7 +220,7 @@ class MetricBuffer:
         deadline = time.monotonic() + timeout_s
         while True:
             try:
-                self._ship()
+                self._ship(last)
             except BackendUnavailableError:
                 if time.monotonic() >= deadline:
                     raise
@@ -216,7 +228,7 @@ class MetricBuffer:
             else:
                 return
 
-    def close(self, *, timeout_s: float = 0.0) -> None:
-        """Stop background shipping for this buffer after a final flush."""
+    def close(self, *, timeout_s: float = 0.0, last: Sender | None = None) -> None:
+        """Stop background shipping for this buffer after a final flush (``last``: see _ship)."""
         self._flusher.unregister(self)
-        self.flush(timeout_s=timeout_s)
+        self.flush(timeout_s=timeout_s, last=last)

@@ -184,6 +184,45 @@ class Client(ABC):
         """Download one artifact file to ``dst`` (a directory or a file path)."""
 
     # conveniences built on the primitives
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | str,
+        end_time: int,
+        metrics: Sequence[Metric | tuple[str, float, int, int]] = (),
+        batch_id: str | None = None,
+    ) -> None:
+        """Log the last points and end the run (the local transport: in one transaction)."""
+        try:
+            status = RunStatus(status)
+        except ValueError:  # checked before any write: a bad status must not leave points behind
+            from conveyor.errors import InvalidArgumentError
+
+            allowed = ", ".join(s.value for s in RunStatus)
+            msg = f"status must be one of {allowed}; got {status!r}"
+            raise InvalidArgumentError(msg, field="status") from None
+        if metrics:
+            self.log_batch(run_id, metrics=metrics, batch_id=batch_id)
+        self.update_run(run_id, status=status, end_time=end_time)
+
+    def create_run_with_texts(
+        self,
+        experiment_id: str,
+        *,
+        texts: Mapping[str, str],
+        run_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        """Create a run that starts with small text artifacts (path -> UTF-8 text).
+
+        The local transport does it in one transaction; HTTP creates, then uploads.
+        """
+        run = self.create_run(experiment_id, run_name=run_name, tags=tags)
+        for path, text in texts.items():
+            self.log_text(run.info.run_id, text, path)
+        return run
+
     def log_metric(
         self, run_id: str, key: str, value: float, *, step: int = 0, timestamp: int | None = None
     ) -> None:

@@ -34,6 +34,7 @@ from conveyor.tracking.spool import Spool
 from conveyor.tracking.system_metrics import SystemMonitor
 
 END_RUN_FLUSH_TIMEOUT_S = 60.0
+PACKAGES_ARTIFACT = "environment/packages.txt"
 
 _lock = threading.RLock()
 _stack: list[ActiveRun] = []
@@ -87,6 +88,23 @@ def _sender(client: Client) -> Any:
     return send
 
 
+def _finisher(client: Client, status: RunStatus) -> Any:
+    def send(run_id: str, points: list[Point], batch_id: str) -> None:
+        try:
+            client.finish_run(
+                run_id,
+                status=status,
+                end_time=int(time.time() * 1000),
+                metrics=points,
+                batch_id=batch_id if points else None,
+            )
+        except OperationalError as exc:
+            msg = f"the metadata database is unavailable: {exc.orig}"
+            raise BackendUnavailableError(msg) from exc
+
+    return send
+
+
 class ActiveRun:
     """A run being logged to; a context manager that ends the run on exit."""
 
@@ -134,8 +152,8 @@ class ActiveRun:
         """Stop sampling, flush every point, and record the end status."""
         if self._monitor is not None:
             self._monitor.stop()
-        self._buffer.close(timeout_s=END_RUN_FLUSH_TIMEOUT_S)
-        self.client.update_run(self.run_id, status=status, end_time=int(time.time() * 1000))
+        # The last points and the end status land in one write.
+        self._buffer.close(timeout_s=END_RUN_FLUSH_TIMEOUT_S, last=_finisher(self.client, status))
 
 
 def start_run(
@@ -177,17 +195,22 @@ def start_run(
             if settings.capture_system:
                 all_tags = {**environment_tags(), **all_tags}
             name = experiment or _experiment_name or "Default"
+            texts = {PACKAGES_ARTIFACT: packages_text()} if settings.capture_system else {}
             try:
-                run = client.create_run(
-                    experiment_id or _experiment_id(client, name), run_name=run_name, tags=all_tags
+                run = client.create_run_with_texts(
+                    experiment_id or _experiment_id(client, name),
+                    run_name=run_name,
+                    tags=all_tags,
+                    texts=texts,
                 )
             except NotFoundError:  # the cached experiment was removed: look it up again
                 _experiment_ids.pop(name, None)
-                run = client.create_run(
-                    experiment_id or _experiment_id(client, name), run_name=run_name, tags=all_tags
+                run = client.create_run_with_texts(
+                    experiment_id or _experiment_id(client, name),
+                    run_name=run_name,
+                    tags=all_tags,
+                    texts=texts,
                 )
-            if settings.capture_system:
-                client.log_text(run.info.run_id, packages_text(), "environment/packages.txt")
         active = ActiveRun(client, run)
         _stack.append(active)
         return active

@@ -26,13 +26,22 @@ class RunKey(NamedTuple):
     experiment_id: int
 
 
-_SQLITE_INSERT = "INSERT INTO metrics (run_pk, key, step, timestamp, value) VALUES (?,?,?,?,?)"
+# The run's integer key is inlined (it comes from the database, never from a caller), so the
+# SDK's (key, value, timestamp, step) tuples bind as they are: no row is rebuilt in Python.
+# SQLite itself stores a NaN as NULL, as the schema wants.
+_SQLITE_INSERT = "INSERT INTO metrics (run_pk, key, value, timestamp, step) VALUES ({pk},?,?,?,?)"
 _PG_COPY = "COPY metrics (run_pk, key, step, timestamp, value) FROM STDIN"
 
-# MLflow's rule for "latest": the highest step, then the newest timestamp, then the largest value.
+# The latest point of each key the batch touched, read back through the (run_pk, key, step)
+# index: the highest step, then the newest timestamp, then the largest value (MLflow's rule;
+# NaN, stored as NULL, ranks lowest). The conflict clause repeats the rule, so a concurrent
+# writer that committed a newer point first is never overwritten by an older one.
 _UPSERT_LATEST = text(
     "INSERT INTO latest_metrics (run_uuid, key, experiment_id, step, timestamp, value) "
-    "VALUES (:run_uuid, :key, :experiment_id, :step, :timestamp, :value) "
+    "SELECT :run_uuid, key, :experiment_id, step, timestamp, value FROM metrics "
+    "WHERE run_pk = :run_pk AND key = :key AND step = "
+    "(SELECT max(step) FROM metrics WHERE run_pk = :run_pk AND key = :key) "
+    "ORDER BY timestamp DESC, COALESCE(value, -1e308) DESC LIMIT 1 "
     "ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, "
     "timestamp = excluded.timestamp, value = excluded.value "
     "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND "
@@ -42,42 +51,24 @@ _UPSERT_LATEST = text(
 )
 
 
-def _newer(point: Point, current: Point) -> bool:
-    if point[3] != current[3]:
-        return point[3] > current[3]
-    if point[2] != current[2]:
-        return point[2] > current[2]
-    value, old = point[1], current[1]
-    # x != x is a NaN test without a function call on the hot path; NaN ranks lowest.
-    return old != old or (value == value and value >= old)  # noqa: PLR0124
-
-
-def latest_per_key(points: Sequence[Point]) -> dict[str, Point]:
-    """Return the latest point of each key among ``points`` (MLflow's ordering)."""
-    latest: dict[str, Point] = {}
-    for point in points:
-        current = latest.get(point[0])
-        if current is None or _newer(point, current):
-            latest[point[0]] = point
-    return latest
-
-
 def _out_of_range() -> InvalidArgumentError:
     msg = "metric steps and timestamps must fit in 64 bits (timestamps are milliseconds)"
     return InvalidArgumentError(msg, field="metrics")
 
 
-def _insert_rows(conn: Connection, rows: list[tuple[int, str, int, int, float | None]]) -> None:
+def _insert_points(conn: Connection, run_pk: int, points: Sequence[Point]) -> None:
     dbapi = raw_dbapi(conn)
     if is_sqlite(conn.engine):
         cursor = dbapi.cursor()
         try:
-            cursor.executemany(_SQLITE_INSERT, rows)
-        except OverflowError as exc:  # validation skips the range check on its fast path
+            cursor.executemany(_SQLITE_INSERT.format(pk=int(run_pk)), points)
+        except OverflowError as exc:  # a step or timestamp beyond 64 bits
             raise _out_of_range() from exc
         finally:
             cursor.close()
         return
+    # NaN != NaN: stored as NULL (see schema).
+    rows = [(run_pk, k, s, ts, None if v != v else v) for k, v, ts, s in points]  # noqa: PLR0124
     if conn.engine.dialect.driver == "psycopg":
         import psycopg
 
@@ -99,20 +90,6 @@ def write_points(conn: Connection, run: RunKey, points: Sequence[Point]) -> None
     """Append ``points`` to the run and update its latest values, in ``conn``'s transaction."""
     if not points:
         return
-    # NaN != NaN: stored as NULL (see schema).
-    rows = [(run.run_pk, k, s, ts, None if v != v else v) for k, v, ts, s in points]  # noqa: PLR0124
-    _insert_rows(conn, rows)
-    conn.execute(
-        _UPSERT_LATEST,
-        [
-            {
-                "run_uuid": run.run_id,
-                "key": p[0],
-                "experiment_id": run.experiment_id,
-                "step": p[3],
-                "timestamp": p[2],
-                "value": None if p[1] != p[1] else p[1],
-            }
-            for p in latest_per_key(points).values()
-        ],
-    )
+    _insert_points(conn, run.run_pk, points)
+    ids = {"run_uuid": run.run_id, "run_pk": run.run_pk, "experiment_id": run.experiment_id}
+    conn.execute(_UPSERT_LATEST, [{**ids, "key": key} for key in {p[0] for p in points}])

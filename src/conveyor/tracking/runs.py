@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import functools
 import getpass
+import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, text, update
+from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from conveyor._ids import new_id
@@ -14,6 +16,7 @@ from conveyor._time import now_ms
 from conveyor.errors import ConflictError, InvalidArgumentError, LimitExceededError, NotFoundError
 from conveyor.store import StatisticsKeeper, read, schema, write
 from conveyor.tracking import limits
+from conveyor.tracking.artifacts import clean_path, root_of
 from conveyor.tracking.entities import LifecycleStage, Metric, Run, RunInfo, RunStatus, ViewType
 from conveyor.tracking.experiments import parse_experiment_id
 from conveyor.tracking.filters import parse_filter, parse_order_by
@@ -52,12 +55,29 @@ def _as_tuple(m: Any) -> Point:
     return (m.key, m.value, m.timestamp, m.step)
 
 
+_INT64 = (-(2**63), 2**63 - 1)
+_KEY, _VALUE, _STAMP, _STEP = (operator.itemgetter(i) for i in range(4))
+
+
 def _check_points(metrics: Sequence[Any]) -> list[Point]:
-    points = [m if type(m) is tuple and len(m) == 4 else _as_tuple(m) for m in metrics]
-    for key in {p[0] for p in points}:
+    if set(map(type, metrics)) == {tuple} and set(map(len, metrics)) == {4}:
+        points: list[Point] = list(metrics)
+    else:
+        points = [m if type(m) is tuple and len(m) == 4 else _as_tuple(m) for m in metrics]
+    if not points:
+        return points
+    # Every check below runs in C (map, set, min, max over itemgetter), not in a Python loop per
+    # point, and allocates no per-point container (which would wake the garbage collector).
+    for key in set(map(_KEY, points)):
         limits.check_key(key, field="metrics.key")
-    # Fast path: well-typed points (what the SDK sends) need no per-point conversion.
-    if all(type(v) is float and type(ts) is int and type(s) is int for _, v, ts, s in points):
+    if (
+        set(map(type, map(_VALUE, points))) == {float}
+        and set(map(type, map(_STAMP, points))) == {int} == set(map(type, map(_STEP, points)))
+        and _INT64[0] <= min(map(_STAMP, points))
+        and max(map(_STAMP, points)) <= _INT64[1]
+        and _INT64[0] <= min(map(_STEP, points))
+        and max(map(_STEP, points)) <= _INT64[1]
+    ):
         return points
     return [
         (
@@ -94,14 +114,20 @@ class Runs:
         start_time: int | None = None,
         tags: Mapping[str, str] | None = None,
         user_id: str | None = None,
+        files: Mapping[str, tuple[str, int]] | None = None,
     ) -> Run:
-        """Start a new run in an active experiment (one transaction, no read-back)."""
+        """Start a new run in an active experiment (one transaction, no read-back).
+
+        ``files`` links already stored blobs as artifacts (relative path -> (digest, size)) in
+        the same transaction: the environment snapshot of every fluent run costs no extra write.
+        """
         exp_id = parse_experiment_id(experiment_id)
         all_tags = _check_pairs(dict(tags or {}), kind="tags", limit=limits.MAX_TAG_VALUE_LENGTH)
         run_id = new_id()
         name = run_name or all_tags.get(RUN_NAME_TAG) or f"run-{run_id[:8]}"
         name = limits.check_name(name, field="run_name", limit=limits.MAX_RUN_NAME_LENGTH)
         all_tags[RUN_NAME_TAG] = name
+        artifact_uri = f"mlflow-artifacts:/{exp_id}/{run_id}/artifacts"
         row = {
             "run_uuid": run_id,
             "experiment_id": exp_id,
@@ -111,7 +137,7 @@ class Runs:
             "start_time": now_ms() if start_time is None else start_time,
             "end_time": None,
             "lifecycle_stage": LifecycleStage.ACTIVE.value,
-            "artifact_uri": f"mlflow-artifacts:/{exp_id}/{run_id}/artifacts",
+            "artifact_uri": artifact_uri,
         }
         e = schema.experiments
         with write(self._engine) as conn:
@@ -127,6 +153,21 @@ class Runs:
             conn.execute(insert(schema.runs).values(row))
             tag_rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in all_tags.items()]
             conn.execute(insert(schema.tags), tag_rows)
+            if files:
+                root = root_of(artifact_uri)
+                created = now_ms()
+                conn.execute(
+                    insert(schema.artifacts),
+                    [
+                        {
+                            "path": f"{root}/{clean_path(path, field='files')}",
+                            "digest": digest,
+                            "size_bytes": size,
+                            "created_time": created,
+                        }
+                        for path, (digest, size) in files.items()
+                    ],
+                )
         self._statistics.note(1 + len(tag_rows))
         return Run(info=run_info(_Mapped(row)), tags=all_tags)
 
@@ -161,12 +202,7 @@ class Runs:
         run_id = check_run_id(run_id)
         values: dict[str, object] = {}
         if status is not None:
-            try:
-                values["status"] = RunStatus(status).value
-            except ValueError:
-                allowed = ", ".join(s.value for s in RunStatus)
-                msg = f"status must be one of {allowed}; got {status!r}"
-                raise InvalidArgumentError(msg, field="status") from None
+            values["status"] = _check_status(status)
         if end_time is not None:
             values["end_time"] = limits.check_int(end_time, field="end_time")
         if run_name:
@@ -209,11 +245,14 @@ class Runs:
         params: Mapping[str, object] | None = None,
         tags: Mapping[str, object] | None = None,
         batch_id: str | None = None,
+        end: tuple[RunStatus | str, int] | None = None,
     ) -> bool:
         """Log metric points, params and tags in one transaction.
 
         ``metrics`` holds ``Metric`` objects or ``(key, value, timestamp_ms, step)`` tuples.
         A ``batch_id`` already ingested is skipped (replays after an outage are idempotent).
+        ``end`` = ``(status, end_time)`` also ends the run in the same transaction (the last
+        batch of a fluent run), so its last points and its status land together.
 
         Returns:
             False when the batch was a replay and nothing was written.
@@ -230,6 +269,7 @@ class Runs:
             dict(params or {}), kind="params", limit=limits.MAX_PARAM_VALUE_LENGTH
         )
         new_tags = _check_pairs(dict(tags or {}), kind="tags", limit=limits.MAX_TAG_VALUE_LENGTH)
+        end_values = None if end is None else _end_values(*end)
         try:
             with write(self._engine) as conn:
                 row = self._row(conn, run_id)
@@ -245,6 +285,13 @@ class Runs:
                 _write_params(conn, run_id, new_params)
                 write_points(conn, RunKey(row.run_pk, run_id, row.experiment_id), points)
                 _write_tags(conn, run_id, new_tags)
+                if end_values is not None:
+                    conn.execute(
+                        update(schema.runs)
+                        .where(schema.runs.c.run_pk == bindparam("pk"))
+                        .values(status=bindparam("status"), end_time=bindparam("end_time")),
+                        {"pk": row.run_pk, **end_values},
+                    )
         except IntegrityError:
             if batch_id is not None and self._seen_batch(batch_id):
                 return False
@@ -383,6 +430,23 @@ class _Mapped:
         self._mapping = mapping
 
 
+def _check_status(status: RunStatus | str) -> str:
+    try:
+        return RunStatus(status).value
+    except ValueError:
+        allowed = ", ".join(s.value for s in RunStatus)
+        msg = f"status must be one of {allowed}; got {status!r}"
+        raise InvalidArgumentError(msg, field="status") from None
+
+
+def _end_values(status: RunStatus | str, end_time: int) -> dict[str, object]:
+    return {
+        "status": _check_status(status),
+        "end_time": limits.check_int(end_time, field="end_time"),
+    }
+
+
+@functools.cache
 def _default_user() -> str:
     try:
         return getpass.getuser()

@@ -105,6 +105,18 @@ class LocalClient(Client):
             experiment_id, run_name=run_name, tags=tags, start_time=start_time
         )
 
+    def create_run_with_texts(
+        self,
+        experiment_id: str,
+        *,
+        texts: Mapping[str, str],
+        run_name: str | None = None,
+        tags: Mapping[str, str] | None = None,
+    ) -> Run:
+        stage = self.workspace.artifacts.stage_bytes
+        files = {path: stage(text.encode()) for path, text in texts.items()}
+        return self.workspace.runs.create(experiment_id, run_name=run_name, tags=tags, files=files)
+
     def get_run(self, run_id: str) -> Run:
         return self.workspace.runs.get(run_id)
 
@@ -138,6 +150,20 @@ class LocalClient(Client):
         return self.workspace.runs.log_batch(
             run_id, metrics=metrics, params=params, tags=tags, batch_id=batch_id
         )
+
+    def finish_run(
+        self,
+        run_id: str,
+        *,
+        status: RunStatus | str,
+        end_time: int,
+        metrics: Sequence[Metric | tuple[str, float, int, int]] = (),
+        batch_id: str | None = None,
+    ) -> None:
+        end = (status, end_time)
+        if not self.workspace.runs.log_batch(run_id, metrics=metrics, batch_id=batch_id, end=end):
+            # The points were a replay of a stored batch: nothing was written, so end it here.
+            self.workspace.runs.update(run_id, status=status, end_time=end_time)
 
     def delete_tag(self, run_id: str, key: str) -> None:
         self.workspace.runs.delete_tag(run_id, key)

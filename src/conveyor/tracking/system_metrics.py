@@ -67,35 +67,84 @@ def _process() -> psutil.Process:
     return psutil.Process()
 
 
+class _Sampler:
+    """One process-wide thread that samples for every monitored run.
+
+    Starting a thread per run cost more than the rest of a short run; runs register here
+    instead, and each sample is fanned out to every registered run.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._monitors: dict[int, SystemMonitor] = {}
+        self._interval_s: float | None = None
+        self._wake = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def add(self, monitor: SystemMonitor) -> None:
+        with self._lock:
+            self._monitors[id(monitor)] = monitor
+            if self._interval_s is None or monitor.interval_s < self._interval_s:
+                self._interval_s = monitor.interval_s
+                self._wake.set()  # a shorter interval takes effect now
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._loop, name="conveyor-sysmetrics", daemon=True
+                )
+                self._thread.start()
+
+    def remove(self, monitor: SystemMonitor) -> None:
+        with self._lock:
+            self._monitors.pop(id(monitor), None)
+            self._interval_s = min((m.interval_s for m in self._monitors.values()), default=None)
+
+    def _loop(self) -> None:
+        while True:
+            interval = self._interval_s
+            self._wake.wait(3600.0 if interval is None else interval)
+            if self._wake.is_set():
+                self._wake.clear()
+                continue
+            with self._lock:
+                monitors = list(self._monitors.values())
+            if not monitors:
+                continue
+            try:
+                values = sample(_process(), _nvml())
+            except Exception:
+                logger.debug("system metrics sample failed", exc_info=True)
+                continue
+            ts = now_ms()
+            for monitor in monitors:
+                monitor.record(values, ts)
+
+
+_sampler = _Sampler()
+
+
 class SystemMonitor:
     """Samples every ``interval_s`` into ``emit`` until stopped; one last sample on stop."""
 
     def __init__(self, emit: Callable[[list[Point]], None], *, interval_s: float) -> None:
         self._emit = emit
-        self._interval_s = interval_s
-        self._stop = threading.Event()
+        self.interval_s = interval_s
         self._step = 0
-        self._process = _process()
-        self._nvml = _nvml()
-        self._thread = threading.Thread(target=self._loop, name="conveyor-sysmetrics", daemon=True)
-        self._thread.start()
+        self._step_lock = threading.Lock()
+        self._stopped = False
+        _sampler.add(self)
 
-    def _record(self) -> None:
-        ts = now_ms()
-        values = sample(self._process, self._nvml)
-        self._emit([(k, v, ts, self._step) for k, v in values.items()])
-        self._step += 1
-
-    def _loop(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                self._record()
-            except Exception:
-                logger.debug("system metrics sample failed", exc_info=True)
+    def record(self, values: dict[str, float], ts: int) -> None:
+        """Emit one sample as points at the next step."""
+        with self._step_lock:  # held while emitting: nothing reaches a run's buffer after stop()
+            if self._stopped:
+                return
+            self._emit([(k, v, ts, self._step) for k, v in values.items()])
+            self._step += 1
 
     def stop(self) -> None:
         """Stop sampling, taking a final sample."""
-        self._stop.set()
-        self._thread.join()
+        _sampler.remove(self)
         with contextlib.suppress(Exception):
-            self._record()
+            self.record(sample(_process(), _nvml()), now_ms())
+        with self._step_lock:
+            self._stopped = True

@@ -83,6 +83,24 @@ def test_latest_metric_is_highest_step_not_last_logged(client: Client) -> None:
     assert client.get_run(run_id).metrics["m"].value == 8.0
 
 
+@pytest.mark.parametrize(
+    ("batch", "expected"),
+    [
+        ([("m", 2.0, 9, 3), ("m", 1.0, 9, 3), ("m", 0.5, 8, 3)], 2.0),  # tie: largest value
+        ([("m", math.nan, 9, 3), ("m", -1.0, 9, 3)], -1.0),  # NaN ranks lowest
+        ([("m", 3.0, 1, 7), ("m", 4.0, 99, 6)], 3.0),  # step beats timestamp
+        ([("m", math.nan, 5, 1)], math.nan),  # the only point
+    ],
+)
+def test_latest_metric_within_one_batch_follows_mlflow_ordering(
+    client: Client, batch: list[tuple[str, float, int, int]], expected: float
+) -> None:
+    run_id = client.create_run("0").run_id
+    client.log_batch(run_id, metrics=batch)
+    got = client.get_run(run_id).metrics["m"].value
+    assert got == expected or (math.isnan(got) and math.isnan(expected))
+
+
 def test_nan_and_infinity_round_trip(client: Client) -> None:
     run_id = client.create_run("0").run_id
     values = [math.nan, math.inf, -math.inf, 0.0, -1.5e300]
@@ -301,3 +319,44 @@ def test_order_by_metric_puts_runs_without_it_last_across_pages(
     assert [r.run_id for r in filtered.runs] == [
         r for r in expected if client.get_run(r).metrics["other"].value >= 5
     ]
+
+
+def test_finish_run_logs_the_last_points_and_ends_the_run(client: Client) -> None:
+    run_id = client.create_run("0").info.run_id
+    client.finish_run(
+        run_id, status=RunStatus.FINISHED, end_time=1234, metrics=[("loss", 0.25, 1, 3)]
+    )
+    run = client.get_run(run_id)
+    assert run.info.status == RunStatus.FINISHED
+    assert run.info.end_time == 1234
+    assert run.metrics["loss"].value == 0.25
+
+
+def test_finish_run_ends_the_run_even_when_its_batch_is_a_replay(client: Client) -> None:
+    run_id = client.create_run("0").info.run_id
+    client.log_batch(run_id, metrics=[("loss", 0.5, 1, 0)], batch_id="b1")
+    client.finish_run(
+        run_id, status="FAILED", end_time=99, metrics=[("loss", 0.5, 1, 0)], batch_id="b1"
+    )
+    run = client.get_run(run_id)
+    assert run.info.status == RunStatus.FAILED
+    assert len(client.get_metric_history(run_id, "loss")) == 1
+
+
+def test_finish_run_with_a_bad_status_writes_nothing(client: Client) -> None:
+    run_id = client.create_run("0").info.run_id
+    with pytest.raises(InvalidArgumentError, match="status must be one of"):
+        client.finish_run(run_id, status="DONE", end_time=1, metrics=[("loss", 0.5, 1, 0)])
+    assert client.get_metric_history(run_id, "loss") == []
+    assert client.get_run(run_id).info.status == RunStatus.RUNNING
+
+
+def test_create_run_with_texts_stores_them_as_artifacts(client: Client, tmp_path: Path) -> None:
+    texts = {"environment/packages.txt": "numpy==2.0\n"}
+    first = client.create_run_with_texts("0", texts=texts).info.run_id
+    second = client.create_run_with_texts("0", texts=texts).info.run_id
+    for run_id in (first, second):
+        files = client.list_artifacts(run_id, "environment")
+        assert [(f.path, f.file_size) for f in files] == [("environment/packages.txt", 11)]
+        out = client.download_artifact(run_id, "environment/packages.txt", tmp_path)
+        assert out.read_text() == "numpy==2.0\n"

@@ -19,6 +19,7 @@ from conveyor.settings import get_settings
 from conveyor.tracking import Client, RunStatus, environment, fluent
 from conveyor.tracking.client import open_client
 from conveyor.tracking.runs import PARENT_RUN_TAG
+from conveyor.tracking.service import LocalClient
 
 SYSTEM_KEYS = {
     "system/cpu_utilization_percentage",
@@ -430,19 +431,23 @@ def test_log_metric_does_not_touch_the_database(
 ) -> None:
     set_env(monkeypatch, flush_interval_s="3600")  # ships on end_run, or at 20,000 points
     client = conveyor.get_client()
+    assert isinstance(client, LocalClient)
     calls: list[tuple[str, int]] = []
-    real_log_batch = client.log_batch
+    runs = client.workspace.runs
+    real_log_batch = runs.log_batch
 
     def counting_log_batch(run_id: str, **kwargs: Any) -> bool:
         calls.append((threading.current_thread().name, len(kwargs.get("metrics", ()))))
         return real_log_batch(run_id, **kwargs)
 
-    monkeypatch.setattr(client, "log_batch", counting_log_batch)
+    monkeypatch.setattr(runs, "log_batch", counting_log_batch)
     with conveyor.start_run() as run:
         for step in range(10_000):
             conveyor.log_metric("loss", 0.5, step=step)
         assert calls == []  # 10,000 calls, no database work yet
-    assert calls == [("MainThread", 10_000)]  # one batch, sent by end_run
+    # One write, sent by end_run, that also ends the run.
+    assert calls == [("MainThread", 10_000)]
+    assert client.get_run(run.run_id).info.status == "FINISHED"
     assert len(client.get_metric_history(run.run_id, "loss")) == 10_000
 
 

@@ -96,3 +96,14 @@ def test_metric_history_plan_uses_index(sqlite_workspace: Workspace) -> None:
     )
     assert "ix_metrics_run_pk_key_step" in plan, plan
     assert "TEMP B-TREE" not in plan, plan
+
+
+def test_latest_metric_upsert_plan_reads_one_step_through_the_index(
+    sqlite_workspace: Workspace,
+) -> None:
+    from conveyor.tracking.metric_writes import _UPSERT_LATEST
+
+    params = {"run_uuid": "r", "run_pk": 1, "experiment_id": 0, "key": "loss"}
+    plan = _plan(sqlite_workspace, str(_UPSERT_LATEST), params)
+    assert plan.count("ix_metrics_run_pk_key_step") == 2, plan  # max(step), then that step
+    assert "SCAN" not in plan, plan

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 from types import SimpleNamespace
 
@@ -66,3 +67,20 @@ def test_monitor_emits_steps_and_a_final_sample() -> None:
     steps = [batch[0][3] for batch in emitted]
     assert steps == list(range(len(emitted)))
     assert all(p[0].startswith("system/") for batch in emitted for p in batch)
+
+
+def test_monitors_share_one_sampling_thread() -> None:
+    emitted: list[list[list[Point]]] = [[], [], []]
+    monitors = [SystemMonitor(out.append, interval_s=0.01) for out in emitted]
+    deadline = time.monotonic() + 10
+    while min(len(out) for out in emitted) < 2 and time.monotonic() < deadline:
+        time.sleep(0.005)
+    samplers = [t for t in threading.enumerate() if t.name == "conveyor-sysmetrics"]
+    for monitor in monitors:
+        monitor.stop()
+    assert len(samplers) == 1
+    for out in emitted:  # every run gets its own steps, from 0, and nothing after stop()
+        assert [batch[0][3] for batch in out] == list(range(len(out)))
+    sizes = [len(out) for out in emitted]
+    time.sleep(0.05)
+    assert [len(out) for out in emitted] == sizes

@@ -15,6 +15,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     PrimaryKeyConstraint,
     String,
@@ -135,4 +136,97 @@ artifacts = Table(
     Column("digest", String(64), nullable=False),
     Column("size_bytes", BigInteger, nullable=False),
     Column("created_time", BigInteger, nullable=False),
+)
+
+# The append-only, hash-chained event log: one row per logical change, each carrying the hash of
+# the previous row, so rewriting or deleting any row breaks every hash after it
+# (``conveyor.store.events.verify``).
+events = Table(
+    "events",
+    metadata,
+    Column("seq", BigInteger().with_variant(Integer, "sqlite"), primary_key=True),
+    Column("time", BigInteger, nullable=False),
+    Column("actor", String(200), nullable=False),
+    Column("action", String(100), nullable=False),
+    Column("subject", String(500), nullable=False),
+    Column("payload", Text, nullable=False),
+    Column("payload_digest", String(64), nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+    Index(None, "subject", "seq"),
+    Index(None, "action", "seq"),
+)
+
+# Monitoring. A monitor compares live windows with a reference profile (a blob); replicas (or
+# the ingest API) fold traffic into fixed-size window sketches, one row per window and source,
+# merged on read; computed signals per window and the alert state are rows too.
+monitors = Table(
+    "monitors",
+    metadata,
+    Column("monitor_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("deployment", String(250), nullable=True),
+    Column("reference_digest", String(64), nullable=False),
+    Column("config", Text, nullable=False),
+    Column("alert_state", Text, nullable=False),
+    Column("evaluated_until", BigInteger, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+)
+
+monitor_windows = Table(
+    "monitor_windows",
+    metadata,
+    Column("monitor_id", Integer, ForeignKey("monitors.monitor_id"), nullable=False),
+    Column("start_ms", BigInteger, nullable=False),
+    Column("end_ms", BigInteger, nullable=False),
+    Column("source", String(100), nullable=False),
+    Column("rows", BigInteger, nullable=False),
+    Column("sketch", LargeBinary, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("monitor_id", "start_ms", "source"),
+)
+
+# Predictions kept for joining delayed labels (request id -> prediction, score, label).
+monitor_predictions = Table(
+    "monitor_predictions",
+    metadata,
+    Column("monitor_id", Integer, ForeignKey("monitors.monitor_id"), nullable=False),
+    Column("request_id", String(128), nullable=False),
+    Column("time", BigInteger, nullable=False),
+    Column("prediction", Text, nullable=False),
+    Column("score", Float, nullable=True),
+    Column("label", Text, nullable=True),
+    Column("label_time", BigInteger, nullable=True),
+    PrimaryKeyConstraint("monitor_id", "request_id"),
+    Index(None, "monitor_id", "time"),
+)
+
+monitor_values = Table(
+    "monitor_values",
+    metadata,
+    Column("monitor_id", Integer, ForeignKey("monitors.monitor_id"), nullable=False),
+    Column("start_ms", BigInteger, nullable=False),
+    Column("end_ms", BigInteger, nullable=False),
+    Column("signal", String(100), nullable=False),
+    Column("label", String(250), nullable=False),
+    Column("value", Float, nullable=True),
+    PrimaryKeyConstraint("monitor_id", "signal", "label", "start_ms"),
+    Index(None, "monitor_id", "start_ms"),
+)
+
+notification_deliveries = Table(
+    "notification_deliveries",
+    metadata,
+    Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+    Column("monitor_id", Integer, ForeignKey("monitors.monitor_id"), nullable=False),
+    Column("event_seq", BigInteger, nullable=True),
+    Column("channel", String(50), nullable=False),
+    Column("target", Text, nullable=False),
+    Column("attempts", Integer, nullable=False),
+    Column("ok", Integer, nullable=False),
+    Column("status", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("time", BigInteger, nullable=False),
+    Index(None, "monitor_id", "time"),
 )

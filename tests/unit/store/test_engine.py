@@ -188,3 +188,12 @@ def test_make_engine_accepts_postgresql_with_psycopg() -> None:
         assert engine.dialect.driver == "psycopg"
     finally:
         engine.dispose()
+
+
+def test_migrations_build_exactly_the_declared_schema(workspace: Workspace) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with workspace.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), schema.metadata)
+    assert diff == []

@@ -9,7 +9,7 @@ import click
 import typer
 from rich.console import Console
 
-from conveyor.cli import experiments, quickstart, runs, serve
+from conveyor.cli import experiments, monitors, quickstart, runs, serve
 from conveyor.errors import ConveyorError
 
 app = typer.Typer(
@@ -21,6 +21,8 @@ app = typer.Typer(
 )
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
+app.add_typer(monitors.app, name="monitors")
+app.add_typer(monitors.app, name="monitor", hidden=True)  # `conveyor monitor report ...` reads well
 app.command("server")(serve.server)
 app.command("quickstart")(quickstart.quickstart)
 

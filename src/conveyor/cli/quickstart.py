@@ -1,7 +1,9 @@
 """``conveyor quickstart``: the closed loop on generated data, as far as it is built.
 
 Today: generate a dataset, train a scikit-learn model over a parameter grid, track every run
-(params, per-epoch metrics, artifacts, environment), and search the results.
+(params, per-epoch metrics, artifacts, environment), search the results, then monitor the best
+model on simulated production traffic that drifts: windows, delayed labels, drift and estimated
+accuracy, alerts in the event log, and an HTML report.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ def _dataset(seed: int) -> tuple[Any, Any, Any, Any]:
 
 def _train_one(
     params: dict[str, Any], data: tuple[Any, Any, Any, Any], epochs: int, seed: int
-) -> None:
+) -> Any:
     import numpy as np
     from sklearn.linear_model import SGDClassifier
     from sklearn.metrics import accuracy_score, f1_score, log_loss, roc_auc_score
@@ -68,6 +70,7 @@ def _train_one(
             report = Path(tmp) / "evaluation.json"
             report.write_text(json.dumps({"params": params, "metrics": final}, indent=2))
             conveyor.log_artifact(report)
+    return model
 
 
 def quickstart(
@@ -86,11 +89,13 @@ def quickstart(
     console.print(f"[bold]Conveyor quickstart[/bold] · workspace: {where}")
     console.print("1. track: generating a classification dataset (4,000 rows x 20 features)")
     data = _dataset(seed)
+    models: dict[str, Any] = {}
     with Progress(console=console, transient=True) as progress:
         task = progress.add_task("training", total=len(GRID))
         for params in GRID:
             progress.update(task, description=f"training {params}")
-            _train_one(params, data, epochs, seed)
+            model = _train_one(params, data, epochs, seed)
+            models[f"sgd-{params['penalty']}-alpha{params['alpha']:g}"] = model
             progress.advance(task)
     client = get_client()
     experiment = client.get_or_create_experiment(EXPERIMENT)
@@ -106,13 +111,18 @@ def quickstart(
         )
     )
     best = page.runs[0]
+    console.print(f"   best: {best.info.run_name} (accuracy {best.metrics['accuracy'].value:.3f})")
+    from conveyor.cli.quickstart_monitor import monitor_step
+
+    report = monitor_step(models[best.info.run_name or ""], data, seed)
     console.print(
-        f"   best: {best.info.run_name} (accuracy {best.metrics['accuracy'].value:.3f})\n\n"
-        "Where to look next:\n"
+        "\nWhere to look next:\n"
         f'  conveyor runs list -e {EXPERIMENT} --filter "metrics.accuracy > 0.8" '
         '--order-by "metrics.accuracy DESC"\n'
         f"  conveyor runs show {best.run_id}\n"
+        "  conveyor monitors show quickstart     # alert states, last window's signals\n"
+        f"  open {report}   # drift, estimated vs realized accuracy\n"
         "  conveyor server        # REST API + MLflow-compatible API on http://127.0.0.1:5000\n"
         "  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 mlflow ...   # any mlflow client works\n"
-        "\nNot built yet (next issues): registry, serving, monitoring, retraining."
+        "\nNot built yet (next issues): registry, serving, retraining."
     )

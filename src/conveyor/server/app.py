@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
+from starlette.concurrency import run_in_threadpool
 
 from conveyor import __version__
 from conveyor.server import mlflow_compat
+from conveyor.server.api import monitoring as monitoring_api
 from conveyor.server.api import tracking as tracking_api
 from conveyor.server.body_limit import BodyLimitMiddleware
 from conveyor.server.errors import install_error_handlers
@@ -26,7 +29,11 @@ def create_app(
         docs_url=None,
         redoc_url=None,
     )
-    app.state.client = LocalClient(workspace=workspace or Workspace.from_settings(settings))
+    ws = workspace or Workspace.from_settings(settings)
+    app.state.client = LocalClient(workspace=ws)
+    from conveyor.monitoring.service import Monitors
+
+    app.state.monitors = Monitors(ws.engine, ws.blobs)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=max_request_bytes or settings.max_request_bytes
     )
@@ -38,5 +45,16 @@ def create_app(
     async def health() -> dict[str, str]:
         return {"status": "ok"}
 
+    @app.get("/metrics", include_in_schema=False, response_class=PlainTextResponse)
+    async def metrics() -> PlainTextResponse:
+        from conveyor.monitoring import prometheus
+
+        monitors = app.state.monitors
+        text = await run_in_threadpool(
+            lambda: prometheus.render(monitors.latest(), monitors.all_alert_statuses())
+        )
+        return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
+
     app.include_router(tracking_api.router, prefix="/api/v1")
+    app.include_router(monitoring_api.router, prefix="/api/v1")
     return app

@@ -1,0 +1,124 @@
+"""Performance signals of a window from its logged predictions.
+
+* Realized, from the rows whose delayed label has arrived: ``accuracy``, ``f1`` and
+  ``roc_auc`` (when scores were logged) for classifiers, ``mae`` and ``rmse`` for regressors.
+* Estimated, without labels, for binary classifiers whose monitor kept the reference's labels
+  and scores: CBPE's ``estimated_accuracy``, ``estimated_f1`` and ``estimated_roc_auc`` over
+  every scored row of the window. (DLE, for regressors, needs the features of each request,
+  which the prediction log does not keep; run it offline with ``performance.DLE``.)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from conveyor.errors import InvalidArgumentError
+from conveyor.monitoring.performance import (
+    CBPE,
+    F1,
+    Accuracy,
+    MeanAbsoluteError,
+    RocAuc,
+    RootMeanSquaredError,
+)
+from conveyor.monitoring.reference import ReferenceProfile
+from conveyor.monitoring.window_signals import Signals
+
+_ESTIMATED = ("accuracy", "f1", "roc_auc")
+
+
+def _as_codes(values: pd.Series) -> np.ndarray[Any, Any]:
+    """Labels as integers when every one is integral text ("0", "1"), else as text."""
+    try:
+        return values.astype(np.int64).to_numpy()
+    except (ValueError, TypeError):
+        return values.astype(str).to_numpy()
+
+
+class PerformanceSignals:
+    """Computes performance signals for a monitor's windows (CBPE fitted once, lazily)."""
+
+    def __init__(
+        self, profile: ReferenceProfile, reference_scores: dict[str, np.ndarray[Any, Any]] | None
+    ) -> None:
+        self._task = profile.task
+        self._reference = reference_scores
+        self._cbpe: CBPE | None = None
+
+    def _estimator(self) -> CBPE | None:
+        if self._cbpe is None and self._reference is not None:
+            ref = self._reference
+            try:
+                self._cbpe = CBPE(metrics=_ESTIMATED).fit(
+                    y_true=ref["y_true"].astype(np.int64),
+                    y_pred_proba=ref["score"],
+                    y_pred=ref["y_pred"].astype(np.int64),
+                )
+            except (InvalidArgumentError, ValueError, TypeError):
+                self._reference = None  # not a binary 0/1 classifier: no estimates
+        return self._cbpe
+
+    def signals(self, predictions: pd.DataFrame) -> Signals:
+        """Return the window's performance signals (empty when nothing applies)."""
+        signals: Signals = {}
+        if predictions.empty or self._task is None:
+            return signals
+        labeled = predictions[predictions["label"].notna()]
+        if self._task == "regression":
+            if not labeled.empty:
+                truth = labeled["label"].astype(float).to_numpy()
+                pred = labeled["prediction"].astype(float).to_numpy()
+                for name, metric in (
+                    ("mae", MeanAbsoluteError()),
+                    ("rmse", RootMeanSquaredError()),
+                ):
+                    value = metric.update(truth, pred).value()
+                    if value is not None:
+                        signals[name] = {"": value}
+            return signals
+        if not labeled.empty:
+            self._realized(labeled, signals)
+        self._estimated(predictions, signals)
+        return signals
+
+    def _realized(self, labeled: pd.DataFrame, signals: Signals) -> None:
+        truth = _as_codes(labeled["label"])
+        pred = _as_codes(labeled["prediction"])
+        if truth.dtype != pred.dtype:
+            truth, pred = truth.astype(str), pred.astype(str)
+        accuracy = Accuracy().update(truth, pred).value()
+        if accuracy is not None:
+            signals["accuracy"] = {"": accuracy}
+        binary = truth.dtype.kind == "i" and set(np.unique(np.concatenate([truth, pred]))) <= {
+            0,
+            1,
+        }
+        f1 = F1(average="binary" if binary else "macro").update(truth, pred).value()
+        if f1 is not None:
+            signals["f1"] = {"": f1}
+        scored = labeled["score"].notna().to_numpy()
+        if binary and scored.any():
+            auc = RocAuc().update(truth[scored], labeled["score"].to_numpy()[scored]).value()
+            if auc is not None:
+                signals["roc_auc"] = {"": auc}
+
+    def _estimated(self, predictions: pd.DataFrame, signals: Signals) -> None:
+        scored = predictions[predictions["score"].notna()]
+        if scored.empty:
+            return
+        estimator = self._estimator()
+        if estimator is None:
+            return
+        try:
+            records = estimator.estimate(
+                y_pred_proba=scored["score"].to_numpy(dtype=np.float64),
+                y_pred=_as_codes(scored["prediction"]).astype(np.int64),
+            )
+        except (InvalidArgumentError, ValueError, TypeError):
+            return  # predictions are not 0/1 codes: nothing to estimate
+        for record in records:
+            if record.value is not None:
+                signals[f"estimated_{record.metric}"] = {"": record.value}

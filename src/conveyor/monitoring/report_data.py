@@ -1,0 +1,196 @@
+"""Build the JSON-ready report dict (what ``report.render_html`` draws) from data or a monitor.
+
+* ``compare_data``: two data sets, offline: every column tested with Evidently's automatic
+  choice of test (``drift.detect_drift``), distributions on the reference's bins, data quality.
+* ``monitor_data``: a monitor over a time range: the range's windows merged, drift on the
+  reference bins, signals over time, realized and estimated performance, alerts.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any
+
+import pandas as pd
+
+from conveyor._time import now_ms
+from conveyor.monitoring.drift import detect_drift
+from conveyor.monitoring.quality import QualityIssue, check_quality
+from conveyor.monitoring.reference import ReferenceProfile
+from conveyor.monitoring.sketches import CategoricalSketch, NumericSketch, WindowSketch
+from conveyor.monitoring.window_signals import DRIFT_JS_THRESHOLD, window_signals
+
+THRESHOLDS = {"psi": 0.25, "js": DRIFT_JS_THRESHOLD, "drift_share": 0.5}
+_PERFORMANCE = ("accuracy", "f1", "roc_auc", "mae", "rmse")
+
+
+def _finite(value: float | None) -> float | None:
+    return value if value is not None and math.isfinite(value) else None
+
+
+def _distribution(profile: ReferenceProfile, window: WindowSketch, name: str) -> dict[str, Any]:
+    column = profile.columns[name]
+    sketch = window.columns[name]
+    if isinstance(sketch, NumericSketch):
+        return {
+            "bins": list(column.edges),
+            "reference_counts": list(column.bin_counts),
+            "current_counts": sketch.bin_counts().tolist(),
+        }
+    assert isinstance(sketch, CategoricalSketch)  # noqa: S101 - the profile decides the kind
+    return {
+        "categories": [*column.categories, "(other)"],
+        "reference_counts": [*column.category_counts, column.other_count],
+        "current_counts": sketch.counts.tolist(),
+    }
+
+
+def _yes_no(value: bool | None) -> str:
+    return "unknown" if value is None else ("yes" if value else "no")
+
+
+def _quality(issues: list[QualityIssue]) -> list[dict[str, Any]]:
+    return [
+        {
+            "column": i.column,
+            "kind": i.kind,
+            "message": i.message,
+            "value": _finite(i.value),
+            "reference": _finite(i.reference),
+        }
+        for i in issues
+    ]
+
+
+def compare_data(
+    reference: pd.DataFrame,
+    current: pd.DataFrame,
+    *,
+    title: str = "Drift report",
+    categorical: list[str] | None = None,
+) -> dict[str, Any]:
+    """Return the report dict comparing two data sets."""
+    profile = ReferenceProfile.from_frame(reference, categorical=categorical)
+    window = WindowSketch.for_profile(profile, 0, 1).update(current)
+    drift = detect_drift(reference, current, categorical=categorical)
+    signals = window_signals(profile, window)
+    columns = []
+    for result in drift.columns:
+        name = result.column
+        entry: dict[str, Any] = {
+            "name": name,
+            "kind": profile.columns[name].kind,
+            "role": profile.columns[name].role,
+            "stattest": result.stattest,
+            "statistic": _finite(result.statistic),
+            "p_value": _finite(result.p_value),
+            "threshold": result.threshold,
+            "drifted": result.drifted,
+            "psi": _finite(signals.get("psi", {}).get(name)),
+            "js": _finite(signals.get("js", {}).get(name)),
+        }
+        if result.reason:
+            entry["reason"] = result.reason
+        if name in window.columns:
+            entry.update(_distribution(profile, window, name))
+        columns.append(entry)
+    return {
+        "title": title,
+        "subtitle": f"dataset drift: {_yes_no(drift.dataset_drift)} "
+        f"(when {drift.drift_share:.0%} or more of the tested columns drift)",
+        "generated_at_ms": now_ms(),
+        "summary": {
+            "reference_rows": len(reference),
+            "current_rows": len(current),
+            "drift_share": drift.share_of_drifted_columns,
+            "drifted_columns": drift.number_of_drifted_columns,
+            "columns": len(drift.columns),
+            "alerts": 0,
+        },
+        "columns": columns,
+        "thresholds": THRESHOLDS,
+        "quality": _quality(check_quality(profile, window)),
+    }
+
+
+def monitor_data(monitors: Any, name: str, *, start_ms: int, end_ms: int) -> dict[str, Any]:
+    """Return the report dict of monitor ``name`` over ``[start_ms, end_ms)``."""
+    from conveyor.store import events
+
+    monitor = monitors.get(name)
+    profile = monitors.profile_of(monitor.reference_digest)
+    window = monitors.window(name, start_ms, end_ms)
+    columns: list[dict[str, Any]] = []
+    quality: list[dict[str, Any]] = []
+    signals: dict[str, dict[str, float]] = {}
+    if window is not None:
+        signals = window_signals(profile, window)
+        quality = _quality(check_quality(profile, window))
+        for name_, column in profile.columns.items():
+            if column.role == "target" or name_ not in window.columns:
+                continue
+            js = signals.get("js", {}).get(name_, signals.get("prediction_js", {}).get(name_))
+            psi = signals.get("psi", {}).get(name_, signals.get("prediction_psi", {}).get(name_))
+            columns.append(
+                {
+                    "name": name_,
+                    "kind": column.kind,
+                    "role": column.role,
+                    "stattest": "jensenshannon (reference bins)",
+                    "statistic": _finite(js),
+                    "p_value": None,
+                    "threshold": DRIFT_JS_THRESHOLD,
+                    "drifted": None if js is None else js >= DRIFT_JS_THRESHOLD,
+                    "psi": _finite(psi),
+                    "js": _finite(js),
+                    **_distribution(profile, window, name_),
+                }
+            )
+    timeline: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
+    performance: dict[str, list[list[float]]] = defaultdict(list)
+    for row in monitors.values(name, since_ms=start_ms):
+        if row["start_ms"] >= end_ms or row["value"] is None:
+            continue
+        point = [row["start_ms"], row["value"]]
+        signal = row["signal"]
+        if signal in _PERFORMANCE or signal.startswith("estimated_"):
+            performance[signal].append(point)
+        else:
+            timeline[signal][row["label"]].append(point)
+    alerts = [
+        {
+            "at": e.time,
+            "rule": e.payload.get("rule"),
+            "label": e.payload.get("label"),
+            "state": e.payload.get("state"),
+            "value": e.payload.get("value"),
+            "threshold": e.payload.get("threshold"),
+        }
+        for e in events.list_events(
+            monitors.engine, subject=f"monitors:/{name}", action_prefix="alert."
+        )
+        if start_ms <= e.time < end_ms
+        or start_ms <= int(e.payload.get("window_start", -1)) < end_ms
+    ]
+    drifted = sum(1 for c in columns if c["drifted"])
+    features = sum(1 for c in columns if c["role"] == "feature")
+    return {
+        "title": f"Monitor {name}",
+        "subtitle": f"deployment {monitor.deployment}" if monitor.deployment else "",
+        "generated_at_ms": now_ms(),
+        "summary": {
+            "reference_rows": profile.rows,
+            "current_rows": 0 if window is None else window.rows,
+            "drift_share": signals.get("drift_share", {}).get("", 0.0),
+            "drifted_columns": drifted,
+            "columns": features,
+            "alerts": len(alerts),
+        },
+        "columns": columns,
+        "timeline": {k: dict(v) for k, v in timeline.items()},
+        "thresholds": THRESHOLDS,
+        "performance": dict(performance),
+        "quality": quality,
+        "alerts": alerts,
+    }

@@ -1,0 +1,128 @@
+"""Monitors over the store: windows, drift signals, labels, CBPE, alerts into the event log."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from conveyor.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from conveyor.monitoring.service import Monitors
+from conveyor.store import events
+from conveyor.tracking import Workspace
+
+MINUTE = 60_000
+
+
+def _frame(rng: np.random.Generator, n: int, shift: float = 0.0) -> pd.DataFrame:
+    age = rng.normal(40 + shift, 10, n)
+    plan = rng.choice(["basic", "pro", "team"], n, p=[0.5, 0.3, 0.2])
+    logit = (age - 40) / 10
+    proba = 1 / (1 + np.exp(-logit))
+    target = (rng.random(n) < proba).astype(int)
+    return pd.DataFrame(
+        {
+            "age": age,
+            "plan": plan,
+            "proba": proba,
+            "prediction": (proba >= 0.5).astype(int),
+            "target": target,
+        }
+    )
+
+
+@pytest.fixture
+def monitors(workspace: Workspace) -> Monitors:
+    return Monitors(workspace.engine, workspace.blobs)
+
+
+def _create(monitors: Monitors, rules: list[str]) -> None:
+    reference = _frame(np.random.default_rng(0), 4000)
+    monitors.create(
+        "churn",
+        reference,
+        window_s=60,
+        rules=rules,
+        prediction="prediction",
+        target="target",
+        task="classification",
+        probability="proba",
+    )
+
+
+def test_drift_fires_after_n_windows_and_lands_in_the_event_log(
+    monitors: Monitors, workspace: Workspace
+) -> None:
+    _create(monitors, ["psi(age) > 0.25 for 2 windows"])
+    rng = np.random.default_rng(1)
+    live = _frame(rng, 500).drop(columns=["target"])
+    monitors.log("churn", live, at_ms=0 * MINUTE + 5)
+    for minute in (1, 2):
+        shifted = _frame(rng, 500, shift=15).drop(columns=["target"])
+        half = len(shifted) // 2  # two sources (replicas) into one window
+        monitors.log("churn", shifted[:half], at_ms=minute * MINUTE + 1, source="replica-a")
+        monitors.log("churn", shifted[half:], at_ms=minute * MINUTE + 2, source="replica-b")
+    result = monitors.evaluate("churn", until_ms=3 * MINUTE)
+    assert [w.start_ms for w in result.windows] == [0, MINUTE, 2 * MINUTE]
+    assert [w.rows for w in result.windows] == [500, 500, 500]
+    psi = [w.signals["psi"]["age"] for w in result.windows]
+    assert psi[0] < 0.1
+    assert psi[1] > 0.25
+    assert result.windows[0].signals["drift_share"][""] == 0.0
+    states = [[e.state for e in w.events] for w in result.windows]
+    assert states == [[], ["pending"], ["firing"]]
+    logged = events.list_events(workspace.engine, subject="monitors:/churn", action_prefix="alert.")
+    assert [e.action for e in logged] == ["alert.pending", "alert.firing"]
+    assert events.verify(workspace.engine).ok
+    # evaluated windows are not evaluated twice
+    assert monitors.evaluate("churn", until_ms=3 * MINUTE).windows == []
+    stored = monitors.values("churn", signal="psi")
+    assert [(r["start_ms"], r["label"]) for r in stored if r["label"] == "age"] == [
+        (0, "age"),
+        (MINUTE, "age"),
+        (2 * MINUTE, "age"),
+    ]
+
+
+def test_delayed_labels_give_realized_and_cbpe_estimated_accuracy(monitors: Monitors) -> None:
+    _create(monitors, ["estimated_accuracy < 0.5"])
+    live = _frame(np.random.default_rng(2), 800)
+    ids = [f"req-{i}" for i in range(len(live))]
+    monitors.log("churn", live.drop(columns=["target"]), at_ms=10, request_ids=ids)
+    counts = monitors.log_labels("churn", [*ids[:400], "nope"], [*live["target"][:400], 1])
+    assert counts == {"matched": 400, "unknown": 1}
+    window = monitors.evaluate("churn", until_ms=MINUTE).windows[0]
+    realized = (live["target"][:400] == live["prediction"][:400]).mean()
+    assert window.signals["accuracy"][""] == pytest.approx(realized)
+    assert abs(window.signals["estimated_accuracy"][""] - realized) < 0.05
+    assert 0.5 < window.signals["roc_auc"][""] <= 1.0
+
+
+def test_bad_input_is_a_clear_error(monitors: Monitors) -> None:
+    _create(monitors, [])
+    with pytest.raises(AlreadyExistsError, match="already exists"):
+        _create(monitors, [])
+    with pytest.raises(NotFoundError, match="no monitor named 'nope'"):
+        monitors.log("nope", {"age": [1.0]})
+    with pytest.raises(InvalidArgumentError, match="request_ids has 1 ids for 2 rows"):
+        monitors.log("churn", {"age": [1.0, 2.0], "prediction": [0, 1]}, request_ids=["a"])
+    monitors.log("churn", {"age": [1.0], "prediction": [0]}, request_ids=["a"], at_ms=1)
+    with pytest.raises(AlreadyExistsError, match="already logged: a"):
+        monitors.log("churn", {"age": [1.0], "prediction": [0]}, request_ids=["a"], at_ms=2)
+    with pytest.raises(InvalidArgumentError, match="did you mean"):
+        monitors.create("other", _frame(np.random.default_rng(0), 10), rules=["pssi(age) > 1"])
+    with pytest.raises(InvalidArgumentError, match="window_s"):
+        monitors.create("other", _frame(np.random.default_rng(0), 10), window_s=0)
+
+
+def test_an_empty_window_has_no_signals_and_delete_removes_everything(
+    monitors: Monitors,
+) -> None:
+    _create(monitors, [])
+    monitors.log("churn", {"age": np.array([], dtype=float)}, at_ms=5)
+    result = monitors.evaluate("churn", until_ms=MINUTE)
+    assert [w.signals for w in result.windows] == [{}]
+    monitors.delete("churn")
+    with pytest.raises(NotFoundError):
+        monitors.get("churn")
+    assert monitors.list_monitors() == []

@@ -24,6 +24,9 @@ class Settings(BaseSettings):
     flush_max_points: int = Field(default=20_000, gt=0)
     http_timeout_s: float = Field(default=30.0, gt=0)
     max_request_bytes: int = Field(default=64 * 1024 * 1024, gt=0)
+    monitor_interval_s: float = Field(
+        default=30.0, ge=0, description="server: evaluate monitors this often (0: never)"
+    )
 
     def resolved_db_url(self) -> str:
         """Return the metadata URL, defaulting to SQLite inside the workspace."""

@@ -152,6 +152,11 @@ def test_cli_create_log_evaluate_compare(tmp_path: Path, home: Path) -> None:
     assert run(["monitors", "log", "m", "--data", str(tmp_path / "cur.csv"), "--at", "1000"]) == 0
     assert run(["monitors", "evaluate", "m", "--until", str(MINUTE)]) == 0
     assert run(["monitors", "show", "m"]) == 0
+    assert run(["monitors", "silence", "m", "--for", "2h", "--rule", "psi*"]) == 0
+    assert run(["monitors", "silences", "m"]) == 0
+    assert run(["monitors", "silence", "m", "--for", "forever"]) == 2
+    assert run(["monitors", "unsilence", "m", "nope"]) == 3
+    assert run(["monitors", "watch", "--once"]) == 0
     assert run(["monitors", "create", "m", "--reference", "nope.parquet"]) == 2
     assert run(["monitors", "log", "m", "--data", str(tmp_path / "cur.csv"), "--at", "soon"]) == 2
     html = tmp_path / "drift.html"
@@ -162,3 +167,21 @@ def test_cli_create_log_evaluate_compare(tmp_path: Path, home: Path) -> None:
     assert (
         run(["monitor", "report", "m", "--window", "30d", "--out", str(tmp_path / "m.html")]) == 0
     )
+
+
+def test_the_server_evaluates_monitors_in_the_background(tmp_path: Path) -> None:
+    import time
+
+    from conveyor.monitoring.service import Monitors
+
+    workspace = Workspace(f"sqlite:///{tmp_path}/conveyor.db", str(tmp_path / "blobs"))
+    monitors = Monitors(workspace.engine, workspace.blobs)
+    rng = np.random.default_rng(5)
+    monitors.create("bg", __import__("pandas").DataFrame(_columns(rng, 200)), window_s=1)
+    monitors.log("bg", _columns(rng, 20), at_ms=1000)
+    with ThreadServer(workspace, monitor_interval_s=0.1):  # type: ignore[arg-type]
+        deadline = time.monotonic() + 20
+        while monitors.get("bg").evaluated_until == 0 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    assert monitors.get("bg").evaluated_until == 2000
+    workspace.close()

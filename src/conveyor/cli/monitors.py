@@ -237,6 +237,68 @@ def evaluate(
 
 
 @app.command()
+def silence(
+    name: str = typer.Argument(..., help="Monitor name."),
+    duration: str = typer.Option("1h", "--for", help="How long: 30m, 2h, 1d."),
+    rule: str = typer.Option("*", help="Glob over rule names."),
+    label: str = typer.Option("*", help="Glob over labels (columns)."),
+    comment: str = typer.Option("", help="Why."),
+) -> None:
+    """Silence notifications of matching alerts for a while (states are still recorded)."""
+    created = _monitors().silence(
+        name,
+        duration_s=parse_duration(duration, field="for"),
+        rule=rule,
+        label=label,
+        comment=comment,
+    )
+    console.print(f"silence {created.silence_id} until {fmt_time(created.ends_at)}")
+
+
+@app.command()
+def unsilence(
+    name: str = typer.Argument(..., help="Monitor name."),
+    silence_id: str = typer.Argument(..., help="Silence id (see `monitors silences`)."),
+) -> None:
+    """Remove a silence."""
+    _monitors().unsilence(name, silence_id)
+    console.print(f"removed silence {silence_id}")
+
+
+@app.command()
+def silences(name: str = typer.Argument(..., help="Monitor name.")) -> None:
+    """List a monitor's silences."""
+    t = table(f"Silences of {name}", ["id", "rule", "label", "from", "until", "comment"])
+    for s in _monitors().silences(name):
+        t.add_row(
+            s.silence_id, s.rule, s.label, fmt_time(s.starts_at), fmt_time(s.ends_at), s.comment
+        )
+    console.print(t)
+
+
+@app.command()
+def watch(
+    interval: str = typer.Option("30s", help="How often to evaluate every monitor."),
+    once: bool = typer.Option(False, "--once", help="Evaluate once and exit."),
+) -> None:
+    """Evaluate every monitor's closed windows, repeatedly (Ctrl-C to stop)."""
+    import time
+
+    from conveyor.monitoring.loop import evaluate_all
+
+    seconds = parse_duration(interval, field="interval")
+    service = _monitors()
+    while True:
+        results = evaluate_all(service)
+        windows = sum(len(r.windows) for r in results.values())
+        alerts = sum(len(w.events) for r in results.values() for w in r.windows)
+        console.print(f"evaluated {windows} windows of {len(results)} monitors; {alerts} alerts")
+        if once:
+            return
+        time.sleep(seconds)
+
+
+@app.command()
 def delete(name: str = typer.Argument(..., help="Monitor name.")) -> None:
     """Delete a monitor and everything it recorded."""
     _monitors().delete(name)

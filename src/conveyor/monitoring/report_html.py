@@ -122,8 +122,8 @@ def drift_section(columns: Sequence[Mapping[str, Any]]) -> str:
 
 def _caption(column: Mapping[str, Any]) -> str:
     caption = escape(column["name"])
-    categories = column.get("categories") or []
-    if len(categories) > MAX_CATEGORIES:
+    categories = column.get("categories")
+    if categories is not None and len(categories) > MAX_CATEGORIES:
         shown = MAX_CATEGORIES - 1
         extra = f"{shown} largest of {len(categories)} categories; the others are in {REST_LABEL}"
         caption += f' <span class="muted">({escape(extra)})</span>'

@@ -236,14 +236,14 @@ def performance_svg(
 
     Returns ``None`` when neither series has a finite value to draw.
     """
-    realized_xy = _points(realized or [])
-    estimated_xy = _points(estimated or [])
+    realized_xy = _points([] if realized is None else realized)
+    estimated_xy = _points([] if estimated is None else estimated)
     if not realized_xy[0].size and not estimated_xy[0].size:
         return None
     with mpl.rc_context(_RC):
         figure = _new_figure(_SERIES_SIZE_IN)
         axes = figure.add_subplot()
-        band_times, lows, highs = _band(estimated or [])
+        band_times, lows, highs = _band([] if estimated is None else estimated)
         if band_times.size:
             axes.fill_between(
                 band_times,

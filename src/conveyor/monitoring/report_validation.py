@@ -14,6 +14,8 @@ from collections.abc import Mapping, Sequence
 from numbers import Real
 from typing import Any, TypeGuard
 
+import numpy as np
+
 from conveyor.errors import InvalidArgumentError
 
 _KINDS = ("categorical", "numeric")
@@ -33,6 +35,11 @@ def is_number(value: object) -> TypeGuard[Real]:
     return isinstance(value, Real) and not isinstance(value, bool)
 
 
+def _or_empty(value: object, empty: object) -> object:
+    # Only an absent key or null means "empty"; a falsy wrong type (0, "") must still fail.
+    return empty if value is None else value
+
+
 def _mapping(value: object, field: str) -> Mapping[str, Any]:
     if not isinstance(value, Mapping):
         msg = f"must be an object (dict), got {type(value).__name__}"
@@ -41,6 +48,9 @@ def _mapping(value: object, field: str) -> Mapping[str, Any]:
 
 
 def _list(value: object, field: str) -> Sequence[Any]:
+    if isinstance(value, np.ndarray) and value.ndim in {1, 2}:
+        # Counts, edges and point lists often come straight from NumPy; orjson writes them too.
+        return value.tolist()  # type: ignore[no-any-return]
     if isinstance(value, str | bytes) or not isinstance(value, Sequence):
         msg = f"must be a list, got {type(value).__name__}"
         raise _fail(field, msg, "pass a list (it may be empty) or leave the key out")
@@ -150,7 +160,7 @@ def _validate_points(points: object, field: str, *, allow_band: bool) -> None:
         "[time_ms, value, lower, upper] or [time_ms, value]" if allow_band else "[time_ms, value]"
     )
     for i, point in enumerate(_list(points, field)):
-        if isinstance(point, str) or not isinstance(point, Sequence) or len(point) not in widths:
+        if not isinstance(point, list | tuple) or len(point) not in widths:
             raise _fail(f"{field}[{i}]", f"is {point!r}", f"pass {shape}")
         _time(point[0], f"{field}[{i}][0]")
         for j, value in enumerate(point[1:], start=1):
@@ -158,26 +168,26 @@ def _validate_points(points: object, field: str, *, allow_band: bool) -> None:
 
 
 def _validate_series(report: Mapping[str, Any]) -> None:
-    timeline = _mapping(report.get("timeline") or {}, "timeline")
+    timeline = _mapping(_or_empty(report.get("timeline"), {}), "timeline")
     for signal, labels in timeline.items():
         for label, points in _mapping(labels, f"timeline.{signal}").items():
             _text(label, f"timeline.{signal} label", required=True)
             _validate_points(points, f"timeline.{signal}.{label}", allow_band=False)
-    for key, value in _mapping(report.get("thresholds") or {}, "thresholds").items():
+    for key, value in _mapping(_or_empty(report.get("thresholds"), {}), "thresholds").items():
         _optional_number(value, f"thresholds.{key}")
-    for metric, points in _mapping(report.get("performance") or {}, "performance").items():
+    for metric, points in _mapping(_or_empty(report.get("performance"), {}), "performance").items():
         _validate_points(points, f"performance.{metric}", allow_band=True)
 
 
 def _validate_rows(report: Mapping[str, Any]) -> None:
-    for i, row in enumerate(_list(report.get("quality") or [], "quality")):
+    for i, row in enumerate(_list(_or_empty(report.get("quality"), []), "quality")):
         field = f"quality[{i}]"
         item = _mapping(row, field)
         for key in ("column", "kind", "message"):
             _text(item.get(key), f"{field}.{key}")
         for key in ("value", "reference"):
             _optional_number(item.get(key), f"{field}.{key}")
-    for i, row in enumerate(_list(report.get("alerts") or [], "alerts")):
+    for i, row in enumerate(_list(_or_empty(report.get("alerts"), []), "alerts")):
         field = f"alerts[{i}]"
         item = _mapping(row, field)
         if item.get("at") is not None:
@@ -204,8 +214,8 @@ def validate_report(report: object) -> None:
     _text(body.get("subtitle"), "subtitle")
     if body.get("generated_at_ms") is not None:
         _time(body["generated_at_ms"], "generated_at_ms")
-    _validate_summary(_mapping(body.get("summary") or {}, "summary"))
-    for i, column in enumerate(_list(body.get("columns") or [], "columns")):
+    _validate_summary(_mapping(_or_empty(body.get("summary"), {}), "summary"))
+    for i, column in enumerate(_list(_or_empty(body.get("columns"), []), "columns")):
         _validate_column(_mapping(column, f"columns[{i}]"), f"columns[{i}]")
     _validate_series(body)
     _validate_rows(body)

@@ -25,13 +25,13 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 from conveyor._time import now_ms
 from conveyor.blobs import BlobStore, put_bytes, read_bytes
 from conveyor.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from conveyor.monitoring.alerts import AlertEvaluator, AlertEvent, parse_rule
+from conveyor.monitoring.alerts import AlertEvaluator, AlertEvent, Silence, parse_rule
 from conveyor.monitoring.alerts.notify import Delivery, dispatch
 from conveyor.monitoring.notifiers import NotifierConfig, build_notifiers
 from conveyor.monitoring.reference import ReferenceProfile
 from conveyor.monitoring.sketches import WindowSketch
 from conveyor.monitoring.window_signals import Signals, window_signals
-from conveyor.store import events, read, schema, write
+from conveyor.store import events, is_sqlite, read, schema, write
 from conveyor.tracking import limits
 
 DEFAULT_WINDOW_S = 3600
@@ -234,9 +234,18 @@ class Monitors:
         )
         return put_bytes(self._blobs, buffer.getvalue())
 
-    def _row(self, conn: Connection, name: str) -> Any:
+    def _row(self, conn: Connection, name: str, *, lock: bool = False) -> Any:
+        """Read a monitor's row; ``lock`` holds it until the transaction ends (PostgreSQL).
+
+        Writers that read-modify-write a monitor's window or alert state lock its row, so two
+        replicas (or evaluators) never overwrite each other's update. SQLite needs no row lock:
+        its write transactions are serialised already.
+        """
         m = schema.monitors
-        row = conn.execute(select(m).where(m.c.name == name)).first()
+        stmt = select(m).where(m.c.name == name)
+        if lock and not is_sqlite(conn.engine):
+            stmt = stmt.with_for_update()
+        row = conn.execute(stmt).first()
         if row is None:
             msg = f"no monitor named {name!r}; see `conveyor monitors list`"
             raise NotFoundError(msg, field="name")
@@ -296,6 +305,76 @@ class Monitors:
             conn.execute(delete(schema.monitors).where(schema.monitors.c.monitor_id == monitor_id))
             events.append(conn, action="monitor.deleted", subject=f"monitors:/{name}")
 
+    # --- silences ------------------------------------------------------------------------
+
+    def _update_alert_state(self, name: str, change: Any) -> AlertEvaluator:
+        with write(self._engine) as conn:
+            row = self._row(conn, _check_name(name), lock=True)
+            evaluator = AlertEvaluator.from_dict(orjson.loads(row.alert_state))
+            payload = change(evaluator)
+            conn.execute(
+                update(schema.monitors)
+                .where(schema.monitors.c.monitor_id == row.monitor_id)
+                .values(
+                    alert_state=orjson.dumps(evaluator.to_dict()).decode(), updated_time=now_ms()
+                )
+            )
+            events.append(conn, subject=f"monitors:/{row.name}", **payload)
+        return evaluator
+
+    def silence(
+        self,
+        name: str,
+        *,
+        duration_s: int,
+        rule: str = "*",
+        label: str = "*",
+        comment: str = "",
+        created_by: str = "local",
+        starts_at: int | None = None,
+    ) -> Silence:
+        """Silence notifications of matching alerts (globs over rule and label) for a while.
+
+        Silenced alerts still change state and are recorded; only notifications stop.
+        """
+        if not isinstance(duration_s, int) or duration_s < 1:
+            msg = f"duration_s must be a whole number of seconds >= 1, got {duration_s!r}"
+            raise InvalidArgumentError(msg, field="duration_s")
+        start = now_ms() if starts_at is None else starts_at
+        silence = Silence(
+            starts_at=start,
+            ends_at=start + duration_s * 1000,
+            rule=rule,
+            label=label,
+            comment=comment,
+            created_by=created_by,
+        )
+
+        def add(evaluator: AlertEvaluator) -> dict[str, Any]:
+            evaluator.add_silence(silence)
+            return {"action": "alert.silenced", "payload": silence.to_dict(), "actor": created_by}
+
+        self._update_alert_state(name, add)
+        return silence
+
+    def unsilence(self, name: str, silence_id: str) -> None:
+        """Remove a silence."""
+
+        def remove(evaluator: AlertEvaluator) -> dict[str, Any]:
+            if all(s.silence_id != silence_id for s in evaluator.silences):
+                msg = f"monitor {name!r} has no silence {silence_id!r}; see its silences"
+                raise NotFoundError(msg, field="silence_id")
+            evaluator.remove_silence(silence_id)
+            return {"action": "alert.unsilenced", "payload": {"silence_id": silence_id}}
+
+        self._update_alert_state(name, remove)
+
+    def silences(self, name: str) -> list[Silence]:
+        """Return a monitor's silences (active or not)."""
+        with read(self._engine) as conn:
+            row = self._row(conn, _check_name(name))
+        return list(AlertEvaluator.from_dict(orjson.loads(row.alert_state)).silences)
+
     # --- traffic -------------------------------------------------------------------------
 
     def log(
@@ -319,7 +398,7 @@ class Monitors:
             msg = f"request_ids has {len(request_ids)} ids for {len(frame)} rows; give one per row"
             raise InvalidArgumentError(msg, field="request_ids")
         with write(self._engine) as conn:
-            row = self._row(conn, name)
+            row = self._row(conn, name, lock=True)
             profile = self.profile_of(row.reference_digest)
             window_ms = int(orjson.loads(row.config)["window_s"]) * 1000
             start = _window_start(at, window_ms)
@@ -506,7 +585,7 @@ class Monitors:
         v = schema.monitor_values
         m = schema.monitors
         with write(self._engine) as conn:
-            row = self._row(conn, name)
+            row = self._row(conn, name, lock=True)
             if result.start_ms < int(row.evaluated_until):
                 return []  # another evaluator got here first
             evaluator = AlertEvaluator.from_dict(orjson.loads(row.alert_state))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from conveyor import __version__
+from conveyor.monitoring.service import Monitors
 from conveyor.server import mlflow_compat
 from conveyor.server.api import monitoring as monitoring_api
 from conveyor.server.api import tracking as tracking_api
@@ -16,10 +21,34 @@ from conveyor.settings import get_settings
 from conveyor.tracking import LocalClient, Workspace
 
 
+def _lifespan(monitors: Monitors, interval_s: float) -> Any:
+    """Run the monitor loop while the server runs (``interval_s`` 0: not at all)."""
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        from conveyor.monitoring.loop import MonitorLoop
+
+        loop = MonitorLoop(monitors, interval_s=interval_s).start() if interval_s > 0 else None
+        try:
+            yield
+        finally:
+            if loop is not None:
+                loop.stop()
+
+    return lifespan
+
+
 def create_app(
-    workspace: Workspace | None = None, *, max_request_bytes: int | None = None
+    workspace: Workspace | None = None,
+    *,
+    max_request_bytes: int | None = None,
+    monitor_interval_s: float | None = None,
 ) -> FastAPI:
-    """Build the server application over ``workspace`` (the settings' workspace by default)."""
+    """Build the server application over ``workspace`` (the settings' workspace by default).
+
+    The server also evaluates every monitor every ``monitor_interval_s`` seconds (setting
+    ``CONVEYOR_MONITOR_INTERVAL_S``, default 30; 0 turns the loop off).
+    """
     settings = get_settings()
     app = FastAPI(
         title="Conveyor",
@@ -31,9 +60,9 @@ def create_app(
     )
     ws = workspace or Workspace.from_settings(settings)
     app.state.client = LocalClient(workspace=ws)
-    from conveyor.monitoring.service import Monitors
-
     app.state.monitors = Monitors(ws.engine, ws.blobs)
+    interval = settings.monitor_interval_s if monitor_interval_s is None else monitor_interval_s
+    app.router.lifespan_context = _lifespan(app.state.monitors, interval)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=max_request_bytes or settings.max_request_bytes
     )

@@ -126,3 +126,76 @@ def test_an_empty_window_has_no_signals_and_delete_removes_everything(
     with pytest.raises(NotFoundError):
         monitors.get("churn")
     assert monitors.list_monitors() == []
+
+
+def test_concurrent_replicas_never_lose_a_row(monitors: Monitors) -> None:
+    import threading
+
+    _create(monitors, [])
+    errors: list[BaseException] = []
+
+    def replica(source: str) -> None:
+        try:
+            for _ in range(5):
+                monitors.log("churn", {"age": np.ones(10)}, at_ms=7, source=source)
+        except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=replica, args=(s,)) for s in ("a", "a", "b", "b")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    window = monitors.window("churn", 0, MINUTE)
+    assert window is not None
+    assert window.rows == 4 * 5 * 10
+
+
+def test_silenced_alerts_change_state_but_are_not_sent(
+    monitors: Monitors, workspace: Workspace
+) -> None:
+    _create(monitors, ["psi(age) > 0.25"])
+    silence = monitors.silence("churn", duration_s=3600, rule="psi*", starts_at=0)
+    assert [s.silence_id for s in monitors.silences("churn")] == [silence.silence_id]
+    monitors.log("churn", {"age": np.full(200, 90.0)}, at_ms=5)
+    window = monitors.evaluate("churn", until_ms=MINUTE).windows[0]
+    # the event time is now, long after the silence (from t=0, one hour) ended
+    assert [e.state for e in window.events] == ["firing"]
+    monitors.unsilence("churn", silence.silence_id)
+    assert monitors.silences("churn") == []
+    with pytest.raises(NotFoundError, match="no silence"):
+        monitors.unsilence("churn", silence.silence_id)
+    actions = [e.action for e in events.list_events(workspace.engine, subject="monitors:/churn")]
+    assert actions == [
+        "monitor.created",
+        "alert.silenced",
+        "alert.firing",
+        "alert.unsilenced",
+    ]
+
+
+def test_active_silence_marks_events_silenced(monitors: Monitors) -> None:
+    _create(monitors, ["psi(age) > 0.25"])
+    monitors.silence("churn", duration_s=3600, label="age")
+    monitors.log("churn", {"age": np.full(200, 90.0)}, at_ms=5)
+    (event,) = monitors.evaluate("churn", until_ms=MINUTE).windows[0].events
+    assert event.state == "firing"
+    assert event.silenced
+
+
+def test_the_loop_evaluates_every_monitor(monitors: Monitors) -> None:
+    import time
+
+    from conveyor.monitoring.loop import MonitorLoop, evaluate_all
+
+    _create(monitors, [])
+    monitors.log("churn", {"age": np.ones(5)}, at_ms=5)
+    assert [len(r.windows) for r in evaluate_all(monitors).values()] == [1]
+    monitors.log("churn", {"age": np.ones(5)}, at_ms=MINUTE + 5)
+    loop = MonitorLoop(monitors, interval_s=0.05).start()
+    deadline = time.monotonic() + 20
+    while monitors.get("churn").evaluated_until < 2 * MINUTE and time.monotonic() < deadline:
+        time.sleep(0.05)
+    loop.stop()
+    assert monitors.get("churn").evaluated_until == 2 * MINUTE

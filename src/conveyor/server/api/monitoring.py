@@ -167,3 +167,38 @@ def values(
 def alerts(name: str, monitors: MonitorsDep) -> dict[str, Any]:
     """Return the state of every alert series."""
     return {"alerts": monitors.alert_statuses(name)}
+
+
+class SilenceCreate(BaseModel):
+    """Body of ``POST /monitors/{name}/silences``."""
+
+    duration_s: int = Field(ge=1)
+    rule: str = "*"
+    label: str = "*"
+    comment: str = ""
+    starts_at: int | None = None
+
+
+@router.post("/monitors/{name}/silences", status_code=201)
+def add_silence(name: str, body: SilenceCreate, monitors: MonitorsDep) -> dict[str, Any]:
+    """Silence notifications of matching alerts (globs over rule and label) for a while."""
+    return monitors.silence(
+        name,
+        duration_s=body.duration_s,
+        rule=body.rule,
+        label=body.label,
+        comment=body.comment,
+        starts_at=body.starts_at,
+    ).to_dict()
+
+
+@router.get("/monitors/{name}/silences")
+def list_silences(name: str, monitors: MonitorsDep) -> dict[str, Any]:
+    """Return the monitor's silences."""
+    return {"silences": [s.to_dict() for s in monitors.silences(name)]}
+
+
+@router.delete("/monitors/{name}/silences/{silence_id}", status_code=204)
+def remove_silence(name: str, silence_id: str, monitors: MonitorsDep) -> None:
+    """Remove a silence."""
+    monitors.unsilence(name, silence_id)

@@ -61,3 +61,73 @@ def test_client_example_runs(tmp_path: Path) -> None:
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def _monitoring_commands() -> list[list[str]]:
+    import shlex
+
+    block = next(
+        b
+        for b in re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.DOTALL)
+        if "conveyor monitors create" in b
+    )
+    text = block.replace("\\\n", " ")
+    commands = []
+    for line in text.splitlines():
+        words = shlex.split(line, comments=True)
+        if "--webhook" in words:  # no receiver here: the webhook path has its own tests
+            i = words.index("--webhook")
+            del words[i : i + 4]
+        if words:
+            commands.append(words)
+    return commands
+
+
+def test_monitoring_tour_runs(tmp_path: Path) -> None:
+    import numpy as np
+    import pandas as pd
+
+    rng = np.random.default_rng(0)
+
+    def frame(n: int, shift: float) -> pd.DataFrame:
+        tenure = rng.normal(24 + shift, 6, n)
+        proba = 1 / (1 + np.exp((tenure - 24) / 6))
+        return pd.DataFrame(
+            {
+                "tenure": tenure,
+                "plan": rng.choice(["basic", "pro"], n),
+                "proba": proba,
+                "prediction": (proba > 0.5).astype(int),
+                "churned": (rng.random(n) < proba).astype(int),
+            }
+        )
+
+    frame(2000, 0).to_parquet(tmp_path / "train.parquet")
+    batch = frame(300, 8).drop(columns=["churned"])
+    batch["request_id"] = [f"r{i}" for i in range(len(batch))]
+    batch.to_parquet(tmp_path / "batch.parquet")
+    pd.DataFrame({"request_id": batch["request_id"], "label": 1}).to_csv(
+        tmp_path / "labels.csv", index=False
+    )
+    frame(1000, 0).to_parquet(tmp_path / "a.parquet")
+    frame(1000, 8).to_parquet(tmp_path / "b.parquet")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    conveyor = str(Path(sys.executable).with_name("conveyor"))
+    commands = _monitoring_commands()
+    assert [c[:3] for c in commands][:2] == [
+        ["conveyor", "monitors", "create"],
+        ["conveyor", "monitors", "log"],
+    ]
+    for command in commands:
+        result = subprocess.run(
+            [conveyor, *command[1:]],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=False,
+        )
+        assert result.returncode == 0, (command, result.stdout, result.stderr)
+    assert "<svg" in (tmp_path / "churn.html").read_text()
+    assert "<svg" in (tmp_path / "drift.html").read_text()

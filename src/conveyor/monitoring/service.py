@@ -510,13 +510,15 @@ class Monitors:
     # --- evaluation ----------------------------------------------------------------------
 
     def window(self, name: str, start_ms: int, end_ms: int) -> WindowSketch | None:
-        """Return the merged sketch of every window (all sources) inside [start, end)."""
+        """Return the merged sketch of every window (all sources) starting in [start, end)."""
         with read(self._engine) as conn:
             row = self._row(conn, _check_name(name))
             w = schema.monitor_windows
             blobs = conn.execute(
                 select(w.c.sketch).where(
-                    w.c.monitor_id == row.monitor_id, w.c.start_ms >= start_ms, w.c.end_ms <= end_ms
+                    w.c.monitor_id == row.monitor_id,
+                    w.c.start_ms >= start_ms,
+                    w.c.start_ms < end_ms,
                 )
             ).all()
         sketches = [WindowSketch.from_bytes(b.sketch) for b in blobs]

@@ -334,6 +334,9 @@ def markdown(
         "normalised Wasserstein for numeric, Jensen-Shannon for categorical columns); NannyML "
         "its defaults (Jensen-Shannon), one chunk; the plain script PSI on 10 reference-quantile "
         "bins + `scipy.stats.ks_2samp` per numeric column, PSI + chi-square per categorical one.",
+        "- Both sides have the same size here, so Conveyor's Wasserstein distance is the mean "
+        "of |u(i) - v(i)| over the sorted samples; unequal sizes take the closed-form merge of "
+        "the two quantile grids instead (about 35 ms more per 1M-row column on this machine).",
         "- Evidently 0.7 needs `pandas<3`; NannyML 0.13 needs `pandas<3` and `statsmodels` "
         "(imported, not declared); both are pinned in their virtualenvs.",
         "- Raw results: `benchmarks/results/drift.json`.",

@@ -501,15 +501,10 @@ def markdown(report: dict[str, Any]) -> str:
 
 
 def write_docs(section: str) -> None:
-    """Replace this benchmark's section of docs/benchmarks.md, or append it at the end."""
-    text = DOCS.read_text() if DOCS.exists() else "# Benchmarks\n"
-    start = text.find(SECTION_TITLE)
-    if start == -1:
-        DOCS.write_text(text.rstrip("\n") + "\n\n" + section)
-        return
-    following = text.find("\n## ", start + len(SECTION_TITLE))
-    rest = "" if following == -1 else text[following + 1 :]
-    DOCS.write_text(text[:start] + section + ("\n" + rest if rest else ""))
+    """Replace this benchmark's section of docs/benchmarks.md (see ``_docs``)."""
+    from _docs import replace_section
+
+    replace_section("crosscheck-nannyml", section, DOCS, legacy_title=SECTION_TITLE)
 
 
 def main() -> None:

@@ -374,11 +374,10 @@ def crosscheck_lines() -> list[str]:
 
 
 def write_docs(text: str) -> None:
-    """Replace this benchmark's section at the end of docs/benchmarks.md, or append it."""
-    current = DOCS.read_text() if DOCS.exists() else ""
-    if SECTION in current:
-        current = current[: current.index(SECTION)].rstrip("\n") + "\n"
-    DOCS.write_text(current.rstrip("\n") + "\n\n" + text)
+    """Replace this benchmark's section of docs/benchmarks.md (see ``_docs``)."""
+    from _docs import replace_section
+
+    replace_section("drift", text, DOCS, legacy_title=SECTION)
 
 
 def main(argv: list[str]) -> None:

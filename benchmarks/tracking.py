@@ -1285,6 +1285,13 @@ def sizes_for(args: argparse.Namespace) -> Sizes:
     return sizes
 
 
+def write_docs(path: Path, text: str) -> None:
+    """Replace the tracking section of docs/benchmarks.md (see ``_docs``)."""
+    from _docs import replace_section
+
+    replace_section("tracking", text, path)
+
+
 def command_line(argv: Sequence[str]) -> str:
     """Return the command that reproduces this run."""
     return " ".join([".venv/bin/python benchmarks/tracking.py", *argv])
@@ -1296,7 +1303,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.render_only:
         report = json.loads(args.results.read_text())
         saved = [Section.from_json(s) for s in report["sections"].values()]
-        args.docs.write_text(render_markdown(report, saved))
+        write_docs(args.docs, render_markdown(report, saved))
         print_summary(saved)
         print(f"\nwrote {args.docs} from {args.results}")
         return 0
@@ -1346,7 +1353,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(report, indent=2) + "\n")
     args.docs.parent.mkdir(parents=True, exist_ok=True)
-    args.docs.write_text(render_markdown(report, sections))
+    write_docs(args.docs, render_markdown(report, sections))
     print_summary(sections)
     print(f"\nwrote {args.docs} and {args.results}")
     return 0

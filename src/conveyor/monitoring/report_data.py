@@ -12,6 +12,7 @@ import math
 from collections import defaultdict
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from conveyor._time import now_ms
@@ -22,6 +23,7 @@ from conveyor.monitoring.sketches import CategoricalSketch, NumericSketch, Windo
 from conveyor.monitoring.window_signals import DRIFT_JS_THRESHOLD, window_signals
 
 THRESHOLDS = {"psi": 0.25, "js": DRIFT_JS_THRESHOLD, "drift_share": 0.5}
+MIN_MULTIVARIATE_ROWS = 100
 _PERFORMANCE = ("accuracy", "f1", "roc_auc", "mae", "rmse")
 
 
@@ -63,6 +65,58 @@ def _quality(issues: list[QualityIssue]) -> list[dict[str, Any]]:
     ]
 
 
+def _is_vector_column(values: pd.Series) -> bool:
+    first = values.dropna().head(1)
+    return (
+        values.dtype == object
+        and not first.empty
+        and isinstance(first.iloc[0], np.ndarray | list | tuple)
+    )
+
+
+def _multivariate(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, Any]:
+    """Domain-classifier AUC and PCA reconstruction error over the numeric columns."""
+    from conveyor.monitoring.multivariate import PCAReconstructionDrift, domain_classifier_auc
+
+    numeric = [
+        c
+        for c in reference.columns
+        if pd.api.types.is_numeric_dtype(reference[c]) and c in current.columns
+    ]
+    ref = reference[numeric].replace([np.inf, -np.inf], np.nan).dropna()
+    cur = current[numeric].replace([np.inf, -np.inf], np.nan).dropna()
+    if len(numeric) < 2 or min(len(ref), len(cur)) < MIN_MULTIVARIATE_ROWS:
+        return {}
+    out: dict[str, Any] = {
+        "domain_classifier_auc": domain_classifier_auc(
+            ref.to_numpy(), cur.to_numpy(), max_rows=5_000
+        ).auc
+    }
+    chunk = max(len(ref) // 10, 50)
+    pca = PCAReconstructionDrift(chunk_size=chunk).fit(ref.to_numpy())
+    current_error = pca.evaluate(cur.to_numpy()[: max(len(cur) // chunk, 1) * chunk])
+    out["pca_reconstruction_error"] = float(np.mean([r.error for r in current_error]))
+    out["pca_reconstruction_upper"] = current_error[0].upper_threshold
+    return out
+
+
+def _embeddings(
+    reference: pd.DataFrame, current: pd.DataFrame, columns: list[str]
+) -> dict[str, Any]:
+    """MMD (permutation p-value) for each vector column."""
+    from conveyor.monitoring.embedding import mmd_test
+
+    out: dict[str, Any] = {}
+    for name in columns:
+        if name not in current.columns:
+            continue
+        ref = np.stack(reference[name].dropna().map(np.asarray).to_list())
+        cur = np.stack(current[name].dropna().map(np.asarray).to_list())
+        result = mmd_test(ref, cur, permutations=100)
+        out[f"mmd_p_value ({name})"] = result.p_value
+    return out
+
+
 def compare_data(
     reference: pd.DataFrame,
     current: pd.DataFrame,
@@ -70,7 +124,16 @@ def compare_data(
     title: str = "Drift report",
     categorical: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Return the report dict comparing two data sets."""
+    """Return the report dict comparing two data sets.
+
+    Vector columns (arrays in each cell, e.g. embeddings) get an MMD test instead of the
+    per-column tests; numeric columns together get the domain-classifier AUC and the PCA
+    reconstruction error.
+    """
+    vectors = [c for c in reference.columns if _is_vector_column(reference[c])]
+    extra = {**_multivariate(reference, current), **_embeddings(reference, current, vectors)}
+    reference = reference.drop(columns=vectors)
+    current = current.drop(columns=[c for c in vectors if c in current.columns])
     profile = ReferenceProfile.from_frame(reference, categorical=categorical)
     window = WindowSketch.for_profile(profile, 0, 1).update(current)
     drift = detect_drift(reference, current, categorical=categorical)
@@ -107,6 +170,7 @@ def compare_data(
             "drifted_columns": drift.number_of_drifted_columns,
             "columns": len(drift.columns),
             "alerts": 0,
+            **extra,
         },
         "columns": columns,
         "thresholds": THRESHOLDS,

@@ -6,7 +6,8 @@ categories each), a reference of 10,000 rows, and current data with a mild shift
 * update: microseconds per row per feature, amortised over request batches of 1, 32 and 256
   rows (target <= 2 us at batch 32 and more; batch 1 is reported as it is);
 * merge: ``WindowSketch.merge_all`` over 1,000 windows of 25 features (target <= 50 ms), for
-  windows of 100 and 1,000 rows, plus decoding the 1,000 windows from bytes;
+  windows of 100 and 1,000 rows, plus decoding the 1,000 windows from bytes (``from_bytes``)
+  and merging them straight from bytes (``merge_bytes``, what the monitor does);
 * memory per window per feature after 1k, 100k and 1M rows (serialised bytes; constant).
 
 Usage: ``.venv/bin/python benchmarks/sketches.py [--quick]``. Writes
@@ -140,6 +141,16 @@ def bench_merge(profile: ReferenceProfile, data: Batch, window_rows: int) -> dic
         WindowSketch.merge_all([WindowSketch.from_bytes(b) for b in blobs])
         return time.perf_counter() - t0
 
+    def decode() -> float:
+        t0 = time.perf_counter()
+        [WindowSketch.from_bytes(b) for b in blobs]
+        return time.perf_counter() - t0
+
+    def merge_bytes() -> float:
+        t0 = time.perf_counter()
+        WindowSketch.merge_bytes(blobs)
+        return time.perf_counter() - t0
+
     merged = WindowSketch.merge_all(windows)
     result = {
         "windows": 1000,
@@ -147,6 +158,8 @@ def bench_merge(profile: ReferenceProfile, data: Batch, window_rows: int) -> dic
         "features": FEATURES,
         "merge_ms": best_of(3, merge) * 1e3,
         "decode_and_merge_ms": best_of(3, decode_and_merge) * 1e3,
+        "from_bytes_ms": best_of(3, decode) * 1e3,
+        "merge_bytes_ms": best_of(3, merge_bytes) * 1e3,
         "merged_rows": merged.rows,
         "bytes_per_window": statistics.mean(len(b) for b in blobs),
     }
@@ -257,8 +270,14 @@ def markdown(result: dict[str, Any]) -> str:
         verdict = "PASS" if row["merge_ms"] <= 50 else "FAIL"
         lines.append(
             f"| Merge 1,000 windows of 25 features, {row['window_rows']:,} rows per window | "
-            f"{row['merge_ms']:.1f} ms ({row['decode_and_merge_ms']:.1f} ms decoding from "
-            f"bytes first) | ≤ 50 ms | {verdict} |"
+            f"{row['merge_ms']:.1f} ms | ≤ 50 ms | {verdict} |"
+        )
+        lines.append(
+            f"| Decode + merge 1,000 stored windows, {row['window_rows']:,} rows per window | "
+            f"{row['merge_bytes_ms']:.1f} ms with `merge_bytes` ({row['from_bytes_ms']:.1f} ms "
+            f"for 1,000 `from_bytes`, {row['decode_and_merge_ms']:.1f} ms for `from_bytes` + "
+            f"`merge_all`; {row['bytes_per_window']:,.0f} B per window) | well under 500 ms | "
+            f"{'PASS' if row['merge_bytes_ms'] <= 250 else 'FAIL'} |"
         )
     base = memory[0]["bytes_per_feature"]
     lines.extend(
@@ -278,7 +297,13 @@ def markdown(result: dict[str, Any]) -> str:
         "`Counter` over the batch. Batch 1 is dominated by the fixed NumPy call overhead per "
         "column (about 10 calls), which is why it misses 2 µs.",
         "- Merge: `WindowSketch.merge_all` (one vectorised merge per column: counters summed, "
-        "moments combined in one pass, KLL levels concatenated and compacted once).",
+        "moments combined in one pass, KLL levels concatenated and compacted once). "
+        "`WindowSketch.merge_bytes` merges stored windows without building their sketches: "
+        "each blob (format version 2) is read with `np.frombuffer` as four arrays, the "
+        "counters of all windows are stacked and summed once, the moments of every column "
+        "are combined in one vectorised step, and all KLL items are regrouped by (column, "
+        "level) with one argsort of the level segments and one gather, then each column is "
+        "compacted once; the result equals `merge_all` of the decoded windows.",
         "- Memory: the serialised window (`to_bytes`: JSON header + raw arrays) divided by 25; "
         "numeric features are dominated by the KLL items (8 bytes each), which stay below "
         "about 3k + 2 per level whatever the row count.",

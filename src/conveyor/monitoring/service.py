@@ -25,10 +25,12 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 from conveyor._time import now_ms
 from conveyor.blobs import BlobStore, put_bytes, read_bytes
 from conveyor.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
+from conveyor.monitoring import samples
 from conveyor.monitoring.alerts import AlertEvaluator, AlertEvent, Silence, parse_rule
 from conveyor.monitoring.alerts.notify import Delivery, dispatch
 from conveyor.monitoring.notifiers import NotifierConfig, build_notifiers
 from conveyor.monitoring.reference import ReferenceProfile
+from conveyor.monitoring.sample_signals import SampleSignals
 from conveyor.monitoring.sketches import WindowSketch
 from conveyor.monitoring.window_signals import Signals, window_signals
 from conveyor.store import events, is_sqlite, read, schema, write
@@ -166,10 +168,14 @@ class Monitors:
         configs = tuple(
             n if isinstance(n, NotifierConfig) else NotifierConfig.from_dict(n) for n in notifiers
         )
-        scores_digest = None
+        scores_digest = sample_digest = None
+        vectors: list[str] = []
         if isinstance(reference, ReferenceProfile):
             profile = reference
         else:
+            vectors = [c for c in reference.columns if samples.is_vector_column(reference[c])]
+            sample_digest = self._store_reference_sample(reference)
+            reference = reference.drop(columns=vectors)
             profile = ReferenceProfile.from_frame(
                 reference,
                 prediction=prediction,
@@ -185,6 +191,8 @@ class Monitors:
             "rules": parsed_rules,
             "notifiers": [c.to_dict() for c in configs],
             "scores_digest": scores_digest,
+            "sample_digest": sample_digest,
+            "vector_columns": vectors,
         }
         now = now_ms()
         row = {
@@ -211,6 +219,12 @@ class Monitors:
             )
         self._profiles[digest] = profile
         return self.get(name)
+
+    def _store_reference_sample(self, frame: pd.DataFrame) -> str:
+        sample = frame
+        if len(frame) > samples.REFERENCE_SAMPLE_ROWS:
+            sample = frame.sample(samples.REFERENCE_SAMPLE_ROWS, random_state=0)
+        return put_bytes(self._blobs, samples.to_bytes(sample.reset_index(drop=True)))
 
     def _store_scores(
         self,
@@ -400,20 +414,34 @@ class Monitors:
         with write(self._engine) as conn:
             row = self._row(conn, name, lock=True)
             profile = self.profile_of(row.reference_digest)
-            window_ms = int(orjson.loads(row.config)["window_s"]) * 1000
+            config = orjson.loads(row.config)
+            window_ms = int(config["window_s"]) * 1000
             start = _window_start(at, window_ms)
+            vectors = [c for c in config.get("vector_columns", []) if c in frame.columns]
             w = schema.monitor_windows
             key = and_(
                 w.c.monitor_id == row.monitor_id, w.c.start_ms == start, w.c.source == source
             )
-            stored = conn.execute(select(w.c.sketch).where(key)).first()
+            stored = conn.execute(select(w.c.sketch, w.c.sample).where(key)).first()
             sketch = (
                 WindowSketch.from_bytes(stored.sketch)
                 if stored is not None
                 else WindowSketch.for_profile(profile, start, start + window_ms)
             )
-            sketch.update(frame)
-            values = {"rows": sketch.rows, "sketch": sketch.to_bytes(), "updated_time": now_ms()}
+            seen = sketch.rows
+            sketch.update(frame.drop(columns=vectors))
+            sample = None
+            if config.get("sample_digest"):
+                previous = None if stored is None else stored.sample
+                sample = self._sampled(
+                    previous, seen, frame, profile, vectors, (row.monitor_id, start, source)
+                )
+            values = {
+                "rows": sketch.rows,
+                "sketch": sketch.to_bytes(),
+                "sample": sample,
+                "updated_time": now_ms(),
+            }
             if stored is None:
                 conn.execute(
                     insert(w).values(
@@ -429,6 +457,26 @@ class Monitors:
             if request_ids is not None and profile.prediction in frame.columns:
                 self._keep_predictions(conn, row.monitor_id, profile, frame, request_ids, at)
         return start
+
+    @staticmethod
+    def _sampled(
+        previous: bytes | None,
+        seen: int,
+        frame: pd.DataFrame,
+        profile: ReferenceProfile,
+        vectors: list[str],
+        identity: tuple[object, ...],
+    ) -> bytes:
+        """Fold the batch into the window's reservoir sample of raw rows."""
+        columns = [n for n, c in profile.columns.items() if c.role != "target"] + vectors
+        rng = np.random.default_rng(samples.seed_of(*identity, seen))
+        updated = samples.reservoir_update(
+            None if previous is None else samples.from_bytes(previous),
+            seen,
+            frame.reindex(columns=columns),
+            rng=rng,
+        )
+        return samples.to_bytes(updated)
 
     def _keep_predictions(
         self,
@@ -521,8 +569,22 @@ class Monitors:
                     w.c.start_ms < end_ms,
                 )
             ).all()
-        sketches = [WindowSketch.from_bytes(b.sketch) for b in blobs]
-        return WindowSketch.merge_all(sketches) if sketches else None
+        return WindowSketch.merge_bytes([b.sketch for b in blobs]) if blobs else None
+
+    def window_sample(self, monitor_id: int, start_ms: int) -> pd.DataFrame:
+        """Return the merged uniform sample of one window across its sources."""
+        w = schema.monitor_windows
+        with read(self._engine) as conn:
+            rows = conn.execute(
+                select(w.c.sample, w.c.rows).where(
+                    w.c.monitor_id == monitor_id,
+                    w.c.start_ms == start_ms,
+                    w.c.sample.is_not(None),
+                )
+            ).all()
+        parts = [(samples.from_bytes(r.sample), int(r.rows)) for r in rows]
+        rng = np.random.default_rng(samples.seed_of(monitor_id, start_ms))
+        return samples.merge_samples(parts, rng=rng)
 
     def evaluate(self, name: str, *, until_ms: int | None = None) -> Evaluation:
         """Evaluate every window that closed since the last evaluation (up to ``until_ms``)."""
@@ -550,6 +612,12 @@ class Monitors:
         from conveyor.monitoring.performance_signals import PerformanceSignals
 
         performance = PerformanceSignals(profile, self._scores(config.get("scores_digest")))
+        sample_digest = config.get("sample_digest")
+        row_level = SampleSignals(
+            profile,
+            samples.from_bytes(read_bytes(self._blobs, sample_digest)) if sample_digest else None,
+            list(config.get("vector_columns", [])),
+        )
         results: list[WindowResult] = []
         for start in starts:
             end = start + monitor.window_s * 1000
@@ -558,6 +626,8 @@ class Monitors:
                 continue
             signals = window_signals(profile, sketch)
             signals.update(performance.signals(self._predictions(row.monitor_id, start, end)))
+            if sample_digest:
+                signals.update(row_level.signals(self.window_sample(row.monitor_id, start)))
             results.append(WindowResult(start, end, sketch.rows, signals))
         deliveries: list[Delivery] = []
         for result in results:

@@ -183,6 +183,7 @@ monitor_windows = Table(
     Column("source", String(100), nullable=False),
     Column("rows", BigInteger, nullable=False),
     Column("sketch", LargeBinary, nullable=False),
+    Column("sample", LargeBinary, nullable=True),  # Parquet: a uniform sample of raw rows
     Column("updated_time", BigInteger, nullable=False),
     PrimaryKeyConstraint("monitor_id", "start_ms", "source"),
 )

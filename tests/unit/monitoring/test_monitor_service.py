@@ -199,3 +199,46 @@ def test_the_loop_evaluates_every_monitor(monitors: Monitors) -> None:
         time.sleep(0.05)
     loop.stop()
     assert monitors.get("churn").evaluated_until == 2 * MINUTE
+
+
+def test_row_level_signals_from_window_samples(monitors: Monitors) -> None:
+    rng = np.random.default_rng(4)
+
+    def rows(n: int, shift: float) -> pd.DataFrame:
+        x = rng.normal(shift, 1, (n, 3))
+        return pd.DataFrame(
+            {"a": x[:, 0], "b": x[:, 1], "c": x[:, 2], "emb": list(rng.normal(shift, 1, (n, 6)))}
+        )
+
+    monitors.create(
+        "rows", rows(1000, 0.0), window_s=60, rules=["embedding_mmd_p_value(emb) < 0.01"]
+    )
+    monitors.log("rows", rows(400, 0.0), at_ms=1)
+    monitors.log("rows", rows(300, 1.0), at_ms=MINUTE + 1, source="r1")
+    monitors.log("rows", rows(300, 1.0), at_ms=MINUTE + 2, source="r2")
+    quiet, drifted = monitors.evaluate("rows", until_ms=2 * MINUTE).windows
+    assert quiet.signals["domain_classifier_auc"][""] < 0.65
+    assert drifted.signals["domain_classifier_auc"][""] > 0.8
+    assert quiet.signals["embedding_mmd_p_value"]["emb"] > 0.05
+    assert drifted.signals["embedding_mmd_p_value"]["emb"] < 0.01
+    assert "pca_reconstruction_error" in drifted.signals
+    assert [e.state for e in drifted.events] == ["firing"]
+    assert "emb" not in monitors.get("rows").columns  # vectors are sampled, not sketched
+
+
+def test_regression_monitor_estimates_mae_without_labels(monitors: Monitors) -> None:
+    rng = np.random.default_rng(6)
+
+    def rows(n: int) -> pd.DataFrame:
+        x = rng.normal(0, 1, (n, 2))
+        noise = rng.normal(0, 0.2 + 0.8 * (x[:, 0] > 1), n)  # errors are larger for x0 > 1
+        return pd.DataFrame({"x0": x[:, 0], "x1": x[:, 1], "y": x.sum(1) + noise, "pred": x.sum(1)})
+
+    monitors.create(
+        "reg", rows(3000), window_s=60, prediction="pred", target="y", task="regression"
+    )
+    live = rows(600)
+    monitors.log("reg", live.drop(columns=["y"]), at_ms=1)
+    (window,) = monitors.evaluate("reg", until_ms=MINUTE).windows
+    realized = (live["y"] - live["pred"]).abs().mean()
+    assert abs(window.signals["estimated_mae"][""] - realized) < 0.1

@@ -22,6 +22,8 @@ PER_COLUMN_SIGNALS: Final = frozenset(
         "missing_rate",
         "out_of_range_rate",
         "unseen_categories",
+        "embedding_mmd",
+        "embedding_mmd_p_value",
     }
 )
 """Signals computed once per feature column: a rule must name the column or use ``*``."""
@@ -40,6 +42,8 @@ WINDOW_SIGNALS: Final = frozenset(
         "mae",
         "rmse",
         "prediction_psi",
+        "prediction_js",
+        "rows",
         "domain_classifier_auc",
         "pca_reconstruction_error",
     }

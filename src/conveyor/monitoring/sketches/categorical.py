@@ -137,6 +137,25 @@ class CategoricalSketch:
                 self.mismatch_types.merge(other.mismatch_types)
         return self
 
+    def restore(
+        self,
+        counts: IntArray,
+        fields: Sequence[int],
+        unseen: FrequentItems,
+        mismatch_types: FrequentItems,
+    ) -> CategoricalSketch:
+        """Return a sketch on this one's categories holding the given state (for decoding).
+
+        ``fields`` are ``missing, type_mismatch, absent``; categories and layout are shared.
+        """
+        sketch = object.__new__(CategoricalSketch)
+        sketch.categories, sketch._index = self.categories, self._index
+        sketch.value_type, sketch._layout = self.value_type, self._layout
+        sketch.counts = counts
+        sketch.missing, sketch.type_mismatch, sketch.absent = map(int, fields)
+        sketch.unseen, sketch.mismatch_types = unseen, mismatch_types
+        return sketch
+
     @property
     def count(self) -> int:
         """Non-missing values counted."""

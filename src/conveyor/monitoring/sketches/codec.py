@@ -1,5 +1,8 @@
 """Binary container for sketch states: a JSON header plus raw little-endian NumPy arrays.
 
+Windows were written in this format (version 1) by the first release; they are now written in
+the compact version 2 (``packed``), and ``WindowSketch.from_bytes`` still reads version 1.
+
 Layout: ``b"CVSK"``, one version byte, a 4-byte little-endian header length, the UTF-8 JSON
 header, then the arrays back to back. In the header each array is replaced by
 ``{"__array__": [offset, length, dtype, count]}``; floats that JSON cannot hold (NaN, inf) are

@@ -12,6 +12,7 @@ References:
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from collections.abc import Sequence
@@ -34,7 +35,7 @@ _EMPTY = np.empty(0, dtype=np.float64)
 class KLLParts(NamedTuple):
     """A sketch's whole state: what the compact window layout stores (see ``packed``)."""
 
-    count: int
+    n: int
     state: int
     variance: float
     low: float
@@ -122,38 +123,31 @@ class KLLSketch:
 
     def merge_many(self, others: Sequence[KLLSketch]) -> KLLSketch:
         """Fold many sketches into this one with one concatenation per level, then compact."""
+        if any(other.k != self.k for other in others):
+            ks = sorted({other.k for other in others} | {self.k})
+            msg = f"kll: cannot merge sketches with different k ({ks}); build them with one k"
+            raise InvalidArgumentError(msg, field="k")
+        if not others:
+            return self
         self._flush()
-        own = len(self._levels)
-        parts: list[list[FloatArray]] = [[items] for items in self._levels]
-        count, variance, low, high = self.count, self._variance, self._min, self._max
-        # One pass over the others (merging 1,000 windows makes this loop the hot path); self
-        # changes only after it, so a bad sketch midway leaves self as it was.
-        for other in others:
-            if other.k != self.k:
-                msg = f"kll: cannot merge sketches with different k ({self.k} and {other.k}); "
-                msg += "build them with one k"
-                raise InvalidArgumentError(msg, field="k")
-            if other._pending:  # read, not flushed: one concatenation for all of them below
-                parts[0].extend(other._pending)
-            levels = other._levels
-            while len(parts) < len(levels):
-                parts.append([])
-            for h, items in enumerate(levels):
-                if items.size:
-                    parts[h].append(items)
-            count += other.count
-            variance += other._variance
-            low = min(low, other._min)
-            high = max(high, other._max)
-        self.count, self._variance, self._min, self._max = count, variance, low, high
-        self._sorted = [
-            len(p) == 0 or (len(p) == 1 and h < own and self._sorted[h])
-            for h, p in enumerate(parts)
-        ]
-        self._levels = [np.concatenate(p) if len(p) > 1 else (p[0] if p else _EMPTY) for p in parts]
-        height = len(parts)
-        self._size = sum(int(items.size) for items in self._levels)
+        # Merging 1,000 windows makes this the hot path: comprehensions, no per-item branches.
+        stacks = [other._levels for other in others]
+        pending = [batch for other in others for batch in other._pending]
+        height = max(len(self._levels), *map(len, stacks))
         self._set_height(height)
+        for h in range(height):
+            own = self._levels[h]
+            part = [levels[h] for levels in stacks if len(levels) > h]
+            if h == 0:  # pending batches are read, not flushed: one concatenation for all
+                part += pending
+            merged = np.concatenate([own, *part]) if part else own
+            self._sorted[h] = self._sorted[h] and merged.size == own.size
+            self._levels[h] = merged
+        self.count += sum(other.count for other in others)
+        self._variance += sum(other._variance for other in others)
+        self._min = min(self._min, *(other._min for other in others))
+        self._max = max(self._max, *(other._max for other in others))
+        self._size = sum(int(items.size) for items in self._levels)
         self._compress()
         return self
 
@@ -161,10 +155,7 @@ class KLLSketch:
         while len(self._levels) < height:
             self._levels.append(_EMPTY)
             self._sorted.append(True)
-        self._capacities = [
-            max(_MIN_CAPACITY, int(self.k * _C ** (height - 1 - h))) for h in range(height)
-        ]
-        self._total_capacity = sum(self._capacities)
+        self._capacities, self._total_capacity = _capacities(self.k, height)
 
     def _flush(self) -> None:
         if self._pending:
@@ -304,7 +295,7 @@ class KLLSketch:
         sketch = cls(k) if seed is None else cls(k, seed=seed)
         if seed is None:
             sketch._state = parts.state & _MASK64
-        sketch.count = parts.count
+        sketch.count = parts.n
         sketch._variance = parts.variance
         sketch._min, sketch._max = parts.low, parts.high
         sketch._levels = list(parts.levels) or [_EMPTY]
@@ -351,3 +342,10 @@ class KLLSketch:
         sketch._size = items.size
         sketch._set_height(len(sizes))
         return sketch
+
+
+@functools.lru_cache(maxsize=256)
+def _capacities(k: int, height: int) -> tuple[list[int], int]:
+    """Level capacities ``max(2, k c**(height - 1 - h))`` and their sum (read-only; cached)."""
+    capacities = [max(_MIN_CAPACITY, int(k * _C ** (height - 1 - h))) for h in range(height)]
+    return capacities, sum(capacities)

@@ -145,6 +145,27 @@ class NumericSketch:
                 self.mismatch_types.merge(other.mismatch_types)
         return self
 
+    def restore(
+        self,
+        slot_counts: IntArray,
+        fields: Sequence[int],
+        moments: Moments,
+        quantiles: KLLSketch,
+        mismatch_types: FrequentItems,
+    ) -> NumericSketch:
+        """Return a sketch on this one's edges holding the given state (used when decoding).
+
+        ``fields`` are ``missing, inf_count, type_mismatch, absent``. The edges and layout are
+        shared with this sketch, not copied: decoding 1,000 windows then builds no new edges.
+        """
+        sketch = object.__new__(NumericSketch)
+        sketch.edges, sketch._inner, sketch._top = self.edges, self._inner, self._top
+        sketch._layout = self._layout
+        sketch.slot_counts = slot_counts
+        sketch.missing, sketch.inf_count, sketch.type_mismatch, sketch.absent = map(int, fields)
+        sketch.moments, sketch.quantiles, sketch.mismatch_types = moments, quantiles, mismatch_types
+        return sketch
+
     # --- reading -------------------------------------------------------------------------
 
     @property

@@ -16,7 +16,7 @@ import numpy.typing as npt
 import pandas as pd
 
 from conveyor.errors import InvalidArgumentError
-from conveyor.monitoring.sketches import codec
+from conveyor.monitoring.sketches import bulk, codec, packed
 from conveyor.monitoring.sketches.categorical import CategoricalSketch
 from conveyor.monitoring.sketches.frequent import FrequentItems
 from conveyor.monitoring.sketches.kll import DEFAULT_K
@@ -172,20 +172,43 @@ class WindowSketch:
     # --- serialisation -------------------------------------------------------------------
 
     def to_bytes(self) -> bytes:
-        """Encode the window for the store (versioned; see ``codec``)."""
-        return codec.pack(
-            {
-                "start_ms": self.start_ms,
-                "end_ms": self.end_ms,
-                "rows": self.rows,
-                "unexpected": self.unexpected.to_state(),
-                "columns": [[name, s.to_state()] for name, s in self.columns.items()],
-            }
-        )
+        """Encode the window for the store (format version 2: a few contiguous arrays; see
+        ``packed``)."""
+        return packed.encode(self.start_ms, self.end_ms, self.rows, self.unexpected, self.columns)
 
     @classmethod
     def from_bytes(cls, data: bytes) -> WindowSketch:
-        """Decode a window written by ``to_bytes``."""
+        """Decode a window written by ``to_bytes`` (format version 2, or version 1 of earlier
+        releases)."""
+        if data[4:5] == bytes([codec.VERSION]):
+            return cls._from_state(data)
+        return cls._from_parts(bulk.unpack(packed.decode(data), _UNEXPECTED_CAPACITY))
+
+    @classmethod
+    def merge_bytes(cls, blobs: Sequence[bytes]) -> WindowSketch:
+        """Merge encoded windows without building their sketches: one stacked sum for the
+        counters, one vectorised pass for the moments and the KLL levels (see ``bulk``).
+
+        Equal to ``merge_all([from_bytes(b) for b in blobs])``: the same counts and moments,
+        the same KLL items (up to the last bits of the moments' floating-point sums).
+
+        Raises:
+            InvalidArgumentError: no blobs, a blob that is not a serialised window, or windows
+                built on different references.
+        """
+        packs = [packed.decode(_current(blob)) for blob in blobs]
+        return cls._from_parts(bulk.merge(packs, _UNEXPECTED_CAPACITY))
+
+    @classmethod
+    def _from_parts(cls, parts: bulk.WindowParts) -> WindowSketch:
+        window = cls(parts.start_ms, parts.end_ms, parts.columns)
+        window.rows = parts.rows
+        window.unexpected = parts.unexpected
+        return window
+
+    @classmethod
+    def _from_state(cls, data: bytes) -> WindowSketch:
+        """Decode the version-1 format (JSON header + one array per field)."""
         state = codec.unpack(data)
         columns: dict[str, ColumnSketch] = {}
         for name, column in state["columns"]:
@@ -199,6 +222,13 @@ class WindowSketch:
         window.rows = int(state["rows"])
         window.unexpected = FrequentItems.from_state(state["unexpected"])
         return window
+
+
+def _current(blob: bytes) -> bytes:
+    """Return ``blob`` in the current format (a version-1 window is decoded and re-encoded)."""
+    if blob[4:5] == bytes([codec.VERSION]):
+        return WindowSketch.from_bytes(blob).to_bytes()
+    return blob
 
 
 def _check_range(start_ms: int, end_ms: int) -> None:

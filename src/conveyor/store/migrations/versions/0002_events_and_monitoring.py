@@ -104,6 +104,7 @@ def upgrade() -> None:
         sa.Column("source", sa.String(length=100), nullable=False),
         sa.Column("rows", sa.BigInteger(), nullable=False),
         sa.Column("sketch", sa.LargeBinary(), nullable=False),
+        sa.Column("sample", sa.LargeBinary(), nullable=True),
         sa.Column("updated_time", sa.BigInteger(), nullable=False),
         sa.ForeignKeyConstraint(
             ["monitor_id"],

@@ -3,17 +3,33 @@
 ``conveyor server`` runs one in-process (the controller pattern of the architecture, scaled
 down); ``conveyor monitors watch`` runs it on its own. Several loops may run against one store:
 each window is evaluated once (the monitor row is locked while its result is recorded).
+
+The loop costs a tracking-only server nothing: it counts the monitors with one small query and
+loads the monitoring stack (pandas, SciPy, scikit-learn) only once there is one.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Engine, func, select
 
 from conveyor.errors import ConveyorError
-from conveyor.monitoring.service import Evaluation, Monitors
+from conveyor.store import read, schema
+
+if TYPE_CHECKING:
+    from conveyor.monitoring.service import Evaluation, Monitors
 
 logger = logging.getLogger("conveyor.monitoring")
+
+
+def has_monitors(engine: Engine) -> bool:
+    """Whether the store holds any monitor (cheap: no monitoring import)."""
+    with read(engine) as conn:
+        return bool(conn.execute(select(func.count()).select_from(schema.monitors)).scalar())
 
 
 def evaluate_all(monitors: Monitors) -> dict[str, Evaluation]:
@@ -30,10 +46,21 @@ def evaluate_all(monitors: Monitors) -> dict[str, Evaluation]:
 
 
 class MonitorLoop:
-    """Evaluates every monitor every ``interval_s`` seconds in a daemon thread."""
+    """Evaluates every monitor every ``interval_s`` seconds in a daemon thread.
 
-    def __init__(self, monitors: Monitors, *, interval_s: float) -> None:
+    ``monitors`` returns the service (built on first use); ``engine``, when given, is asked
+    first whether there is any monitor at all.
+    """
+
+    def __init__(
+        self,
+        monitors: Callable[[], Monitors],
+        *,
+        interval_s: float,
+        engine: Engine | None = None,
+    ) -> None:
         self._monitors = monitors
+        self._engine = engine
         self._interval_s = interval_s
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="conveyor-monitor", daemon=True)
@@ -46,7 +73,11 @@ class MonitorLoop:
 
     def _run(self) -> None:
         while not self._stop.wait(self._interval_s):
-            evaluate_all(self._monitors)
+            try:
+                if self._engine is None or has_monitors(self._engine):
+                    evaluate_all(self._monitors())
+            except Exception:  # e.g. the database is briefly unreachable: try next round
+                logger.exception("monitor loop round failed")
             self.rounds += 1
 
     def stop(self) -> None:

@@ -25,9 +25,21 @@ from conveyor.monitoring.performance import (
     RootMeanSquaredError,
 )
 from conveyor.monitoring.reference import ReferenceProfile
+from conveyor.monitoring.sketches.values import bin_slots, fold_open_ended
+from conveyor.monitoring.stats import jensen_shannon_from_counts, psi_from_counts
 from conveyor.monitoring.window_signals import Signals
 
 _ESTIMATED = ("accuracy", "f1", "roc_auc")
+
+
+def _category_text(value: object) -> str:
+    """Labels are stored as text; integral numbers match the reference's category keys."""
+    text = str(value)
+    try:
+        number = float(text)
+    except ValueError:
+        return text
+    return str(int(number)) if number.is_integer() else text
 
 
 def _as_codes(values: pd.Series) -> np.ndarray[Any, Any]:
@@ -45,6 +57,7 @@ class PerformanceSignals:
         self, profile: ReferenceProfile, reference_scores: dict[str, np.ndarray[Any, Any]] | None
     ) -> None:
         self._task = profile.task
+        self._target = profile.columns.get(profile.target) if profile.target else None
         self._reference = reference_scores
         self._cbpe: CBPE | None = None
 
@@ -67,6 +80,8 @@ class PerformanceSignals:
         if predictions.empty or self._task is None:
             return signals
         labeled = predictions[predictions["label"].notna()]
+        if not labeled.empty:
+            self._target_drift(labeled["label"], signals)
         if self._task == "regression":
             if not labeled.empty:
                 truth = labeled["label"].astype(float).to_numpy()
@@ -83,6 +98,31 @@ class PerformanceSignals:
             self._realized(labeled, signals)
         self._estimated(predictions, signals)
         return signals
+
+    def _target_drift(self, labels: pd.Series, signals: Signals) -> None:
+        """Drift of the arrived labels against the reference target's bins or categories."""
+        target = self._target
+        if target is None:
+            return
+        if target.kind == "numeric":
+            values = pd.to_numeric(labels, errors="coerce").to_numpy(dtype=np.float64)
+            values = values[~np.isnan(values)]
+            if values.size == 0 or len(target.edges) < 2:
+                return
+            edges = np.asarray(target.edges, dtype=np.float64)
+            slots = bin_slots(edges, values)
+            current = fold_open_ended(np.bincount(slots, minlength=len(edges) + 1))
+            reference = np.asarray(target.bin_counts, dtype=np.int64)
+        else:
+            index = {c: i for i, c in enumerate(target.categories)}
+            current = np.zeros(len(target.categories) + 1, dtype=np.int64)
+            for key in labels.map(_category_text):
+                current[index.get(key, len(target.categories))] += 1
+            reference = np.asarray([*target.category_counts, target.other_count], dtype=np.int64)
+        if int(reference.sum()) == 0:
+            return
+        signals["target_psi"] = {"": psi_from_counts(reference, current)}
+        signals["target_js"] = {"": jensen_shannon_from_counts(reference, current)}
 
     def _realized(self, labeled: pd.DataFrame, signals: Signals) -> None:
         truth = _as_codes(labeled["label"])
@@ -122,3 +162,7 @@ class PerformanceSignals:
         for record in records:
             if record.value is not None:
                 signals[f"estimated_{record.metric}"] = {"": record.value}
+                # The confidence band (estimate +- 3 standard errors), for reports.
+                if record.lower is not None and record.upper is not None:
+                    signals[f"estimated_{record.metric}_lower"] = {"": record.lower}
+                    signals[f"estimated_{record.metric}_upper"] = {"": record.upper}

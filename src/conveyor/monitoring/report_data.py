@@ -213,15 +213,25 @@ def monitor_data(monitors: Any, name: str, *, start_ms: int, end_ms: int) -> dic
             )
     timeline: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
     performance: dict[str, list[list[float]]] = defaultdict(list)
+    bands: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
     for row in monitors.values(name, since_ms=start_ms):
         if row["start_ms"] >= end_ms or row["value"] is None:
             continue
         point = [row["start_ms"], row["value"]]
         signal = row["signal"]
-        if signal in _PERFORMANCE or signal.startswith("estimated_"):
+        if signal.endswith(("_lower", "_upper")) and signal.startswith("estimated_"):
+            bands[signal.rsplit("_", 1)[0], row["start_ms"]][signal.rsplit("_", 1)[1]] = row[
+                "value"
+            ]
+        elif signal in _PERFORMANCE or signal.startswith("estimated_"):
             performance[signal].append(point)
         else:
             timeline[signal][row["label"]].append(point)
+    for signal, points in performance.items():  # estimates carry their band: [t, v, lo, hi]
+        for point in points:
+            band = bands.get((signal, int(point[0])))
+            if band and "lower" in band and "upper" in band:
+                point += [band["lower"], band["upper"]]
     alerts = [
         {
             "at": e.time,

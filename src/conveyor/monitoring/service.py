@@ -176,6 +176,8 @@ class Monitors:
             vectors = [c for c in reference.columns if samples.is_vector_column(reference[c])]
             sample_digest = self._store_reference_sample(reference)
             reference = reference.drop(columns=vectors)
+            if task == "classification":  # classes are categories, not quantile bins
+                categorical = [*(categorical or []), *(c for c in (target, prediction) if c)]
             profile = ReferenceProfile.from_frame(
                 reference,
                 prediction=prediction,

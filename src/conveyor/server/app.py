@@ -11,7 +11,6 @@ from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from conveyor import __version__
-from conveyor.monitoring.service import Monitors
 from conveyor.server import mlflow_compat
 from conveyor.server.api import monitoring as monitoring_api
 from conveyor.server.api import tracking as tracking_api
@@ -21,14 +20,29 @@ from conveyor.settings import get_settings
 from conveyor.tracking import LocalClient, Workspace
 
 
-def _lifespan(monitors: Monitors, interval_s: float) -> Any:
+def monitors_of(app: FastAPI) -> Any:
+    """Return the app's ``Monitors`` service, built on first use (it loads pandas and SciPy)."""
+    if app.state.monitors is None:
+        from conveyor.monitoring.service import Monitors
+
+        ws = app.state.client.workspace
+        app.state.monitors = Monitors(ws.engine, ws.blobs)
+    return app.state.monitors
+
+
+def _lifespan(app: FastAPI, interval_s: float) -> Any:
     """Run the monitor loop while the server runs (``interval_s`` 0: not at all)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         from conveyor.monitoring.loop import MonitorLoop
 
-        loop = MonitorLoop(monitors, interval_s=interval_s).start() if interval_s > 0 else None
+        engine = app.state.client.workspace.engine
+        loop = (
+            MonitorLoop(lambda: monitors_of(app), interval_s=interval_s, engine=engine).start()
+            if interval_s > 0
+            else None
+        )
         try:
             yield
         finally:
@@ -60,9 +74,9 @@ def create_app(
     )
     ws = workspace or Workspace.from_settings(settings)
     app.state.client = LocalClient(workspace=ws)
-    app.state.monitors = Monitors(ws.engine, ws.blobs)
+    app.state.monitors = None  # built on first use: see monitors_of
     interval = settings.monitor_interval_s if monitor_interval_s is None else monitor_interval_s
-    app.router.lifespan_context = _lifespan(app.state.monitors, interval)
+    app.router.lifespan_context = _lifespan(app, interval)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=max_request_bytes or settings.max_request_bytes
     )
@@ -77,11 +91,15 @@ def create_app(
     @app.get("/metrics", include_in_schema=False, response_class=PlainTextResponse)
     async def metrics() -> PlainTextResponse:
         from conveyor.monitoring import prometheus
+        from conveyor.monitoring.loop import has_monitors
 
-        monitors = app.state.monitors
-        text = await run_in_threadpool(
-            lambda: prometheus.render(monitors.latest(), monitors.all_alert_statuses())
-        )
+        def render() -> str:
+            if not has_monitors(ws.engine):
+                return prometheus.render([], {})
+            monitors = monitors_of(app)
+            return prometheus.render(monitors.latest(), monitors.all_alert_statuses())
+
+        text = await run_in_threadpool(render)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.include_router(tracking_api.router, prefix="/api/v1")

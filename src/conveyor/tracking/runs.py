@@ -38,6 +38,31 @@ _UPSERT_TAG = text(
 )
 
 
+# Statements of the per-run hot path, built once: SQLAlchemy then reuses their cache keys and
+# compiled forms instead of constructing and keying a new statement on every call (~50 us each,
+# a quarter of a short run's cost).
+_r, _p = schema.runs, schema.params
+_EXPERIMENT_STAGE = select(schema.experiments.c.lifecycle_stage).where(
+    schema.experiments.c.experiment_id == bindparam("experiment_id")
+)
+_INSERT_RUN = insert(_r)
+_INSERT_TAGS = insert(schema.tags)
+_INSERT_ARTIFACTS = insert(schema.artifacts)
+_INSERT_PARAMS = insert(_p)
+_INSERT_BATCH_ID = insert(schema.ingested_batches)
+_LOG_TARGET = select(_r.c.run_pk, _r.c.experiment_id, _r.c.lifecycle_stage).where(
+    _r.c.run_uuid == bindparam("run_id")
+)
+_EXISTING_PARAMS = select(_p.c.key, _p.c.value).where(
+    _p.c.run_uuid == bindparam("run_id"), _p.c.key.in_(bindparam("keys", expanding=True))
+)
+_END_RUN = (
+    update(_r)
+    .where(_r.c.run_pk == bindparam("pk"))
+    .values(status=bindparam("status"), end_time=bindparam("end_time"))
+)
+
+
 def check_run_id(run_id: object) -> str:
     """Return ``run_id`` if it has the shape of a run id."""
     if not isinstance(run_id, str) or not run_id or len(run_id) > 32 or not run_id.isalnum():
@@ -139,25 +164,22 @@ class Runs:
             "lifecycle_stage": LifecycleStage.ACTIVE.value,
             "artifact_uri": artifact_uri,
         }
-        e = schema.experiments
         with write(self._engine) as conn:
-            stage = conn.execute(
-                select(e.c.lifecycle_stage).where(e.c.experiment_id == exp_id)
-            ).scalar()
+            stage = conn.execute(_EXPERIMENT_STAGE, {"experiment_id": exp_id}).scalar()
             if stage is None:
                 msg = f"no experiment with id {experiment_id!r}; see `conveyor experiments list`"
                 raise NotFoundError(msg, field="experiment_id")
             if stage != LifecycleStage.ACTIVE.value:
                 msg = f"experiment {experiment_id} is deleted; restore it before adding runs"
                 raise ConflictError(msg, field="experiment_id")
-            conn.execute(insert(schema.runs).values(row))
+            conn.execute(_INSERT_RUN, row)
             tag_rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in all_tags.items()]
-            conn.execute(insert(schema.tags), tag_rows)
+            conn.execute(_INSERT_TAGS, tag_rows)
             if files:
                 root = root_of(artifact_uri)
                 created = now_ms()
                 conn.execute(
-                    insert(schema.artifacts),
+                    _INSERT_ARTIFACTS,
                     [
                         {
                             "path": f"{root}/{clean_path(path, field='files')}",
@@ -272,26 +294,23 @@ class Runs:
         end_values = None if end is None else _end_values(*end)
         try:
             with write(self._engine) as conn:
-                row = self._row(conn, run_id)
+                row = conn.execute(_LOG_TARGET, {"run_id": run_id}).first()
+                if row is None:
+                    msg = f"no run with id {run_id!r}; see `conveyor runs list`"
+                    raise NotFoundError(msg, field="run_id")
                 if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                     msg = f"run {run_id} is deleted; restore it before logging to it"
                     raise ConflictError(msg, field="run_id")
                 if batch_id is not None:
                     conn.execute(
-                        insert(schema.ingested_batches).values(
-                            batch_id=batch_id, run_uuid=run_id, created_time=now_ms()
-                        )
+                        _INSERT_BATCH_ID,
+                        {"batch_id": batch_id, "run_uuid": run_id, "created_time": now_ms()},
                     )
                 _write_params(conn, run_id, new_params)
                 write_points(conn, RunKey(row.run_pk, run_id, row.experiment_id), points)
                 _write_tags(conn, run_id, new_tags)
                 if end_values is not None:
-                    conn.execute(
-                        update(schema.runs)
-                        .where(schema.runs.c.run_pk == bindparam("pk"))
-                        .values(status=bindparam("status"), end_time=bindparam("end_time")),
-                        {"pk": row.run_pk, **end_values},
-                    )
+                    conn.execute(_END_RUN, {"pk": row.run_pk, **end_values})
         except IntegrityError:
             if batch_id is not None and self._seen_batch(batch_id):
                 return False
@@ -397,9 +416,10 @@ def _count(conn: Connection, stmt: Any) -> int:
 def _write_params(conn: Connection, run_id: str, new: Mapping[str, str]) -> None:
     if not new:
         return
-    p = schema.params
-    stmt = select(p.c.key, p.c.value).where(p.c.run_uuid == run_id, p.c.key.in_(list(new)))
-    existing: dict[str, str] = {row.key: row.value for row in conn.execute(stmt)}
+    existing: dict[str, str] = {
+        row.key: row.value
+        for row in conn.execute(_EXISTING_PARAMS, {"run_id": run_id, "keys": list(new)})
+    }
     for key, old in existing.items():
         if old != new[key]:
             msg = (
@@ -409,7 +429,7 @@ def _write_params(conn: Connection, run_id: str, new: Mapping[str, str]) -> None
             raise InvalidArgumentError(msg, field="params")
     rows = [{"run_uuid": run_id, "key": k, "value": v} for k, v in new.items() if k not in existing]
     if rows:
-        conn.execute(insert(p), rows)
+        conn.execute(_INSERT_PARAMS, rows)
 
 
 def _write_tags(conn: Connection, run_id: str, new: Mapping[str, str]) -> None:

@@ -61,6 +61,24 @@ def sample(process: psutil.Process, nvml: Any | None = None) -> dict[str, float]
     return values
 
 
+FRESH_MS = 1_000  # a sample this young stands for "now" (runs ending in a loop share it)
+_last: tuple[int, dict[str, float]] | None = None
+_last_lock = threading.Lock()
+
+
+def current_sample() -> tuple[int, dict[str, float]]:
+    """Return (time, values) of a process-wide sample at most ``FRESH_MS`` old."""
+    global _last  # noqa: PLW0603 - one cache per process, like the sampler thread
+    now = now_ms()
+    with _last_lock:
+        if _last is not None and now - _last[0] < FRESH_MS:
+            return _last
+    values = sample(_process(), _nvml())
+    with _last_lock:
+        _last = (now, values)
+    return now, values
+
+
 @functools.cache
 def _process() -> psutil.Process:
     psutil.cpu_percent(interval=None)  # primes the counter; its first call returns 0.0
@@ -110,11 +128,10 @@ class _Sampler:
             if not monitors:
                 continue
             try:
-                values = sample(_process(), _nvml())
+                ts, values = current_sample()
             except Exception:
                 logger.debug("system metrics sample failed", exc_info=True)
                 continue
-            ts = now_ms()
             for monitor in monitors:
                 monitor.record(values, ts)
 
@@ -145,6 +162,7 @@ class SystemMonitor:
         """Stop sampling, taking a final sample."""
         _sampler.remove(self)
         with contextlib.suppress(Exception):
-            self.record(sample(_process(), _nvml()), now_ms())
+            ts, values = current_sample()
+            self.record(values, ts)
         with self._step_lock:
             self._stopped = True

@@ -96,6 +96,20 @@ def test_delayed_labels_give_realized_and_cbpe_estimated_accuracy(monitors: Moni
     assert window.signals["accuracy"][""] == pytest.approx(realized)
     assert abs(window.signals["estimated_accuracy"][""] - realized) < 0.05
     assert 0.5 < window.signals["roc_auc"][""] <= 1.0
+    low, high = (window.signals[f"estimated_accuracy_{b}"][""] for b in ("lower", "upper"))
+    assert low < window.signals["estimated_accuracy"][""] < high
+    assert window.signals["target_psi"][""] < 0.1  # same population: the labels did not drift
+
+
+def test_target_drift_when_the_labels_shift(monitors: Monitors) -> None:
+    _create(monitors, ["target_psi > 0.25"])
+    live = _frame(np.random.default_rng(3), 400)
+    ids = [f"q{i}" for i in range(len(live))]
+    monitors.log("churn", live.drop(columns=["target"]), at_ms=10, request_ids=ids)
+    monitors.log_labels("churn", ids, [1] * 360 + [0] * 40)  # 90 % positives; reference ~50 %
+    (window,) = monitors.evaluate("churn", until_ms=MINUTE).windows
+    assert window.signals["target_psi"][""] > 0.25
+    assert [e.state for e in window.events] == ["firing"]
 
 
 def test_bad_input_is_a_clear_error(monitors: Monitors) -> None:
@@ -193,7 +207,7 @@ def test_the_loop_evaluates_every_monitor(monitors: Monitors) -> None:
     monitors.log("churn", {"age": np.ones(5)}, at_ms=5)
     assert [len(r.windows) for r in evaluate_all(monitors).values()] == [1]
     monitors.log("churn", {"age": np.ones(5)}, at_ms=MINUTE + 5)
-    loop = MonitorLoop(monitors, interval_s=0.05).start()
+    loop = MonitorLoop(lambda: monitors, interval_s=0.05, engine=monitors.engine).start()
     deadline = time.monotonic() + 20
     while monitors.get("churn").evaluated_until < 2 * MINUTE and time.monotonic() < deadline:
         time.sleep(0.05)

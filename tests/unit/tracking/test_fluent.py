@@ -456,14 +456,16 @@ def test_background_flush_ships_in_a_handful_of_batches(
 ) -> None:
     set_env(monkeypatch, flush_max_points="1000")
     client = conveyor.get_client()
+    assert isinstance(client, LocalClient)
     calls: list[tuple[str, int]] = []
-    real_log_batch = client.log_batch
+    runs = client.workspace.runs
+    real_log_batch = runs.log_batch
 
     def counting_log_batch(run_id: str, **kwargs: Any) -> bool:
         calls.append((threading.current_thread().name, len(kwargs.get("metrics", ()))))
         return real_log_batch(run_id, **kwargs)
 
-    monkeypatch.setattr(client, "log_batch", counting_log_batch)
+    monkeypatch.setattr(runs, "log_batch", counting_log_batch)
     with conveyor.start_run() as run:
         for step in range(10_000):
             conveyor.log_metric("loss", 0.5, step=step)

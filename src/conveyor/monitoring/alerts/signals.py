@@ -43,6 +43,8 @@ WINDOW_SIGNALS: Final = frozenset(
         "rmse",
         "prediction_psi",
         "prediction_js",
+        "target_psi",
+        "target_js",
         "rows",
         "domain_classifier_auc",
         "pca_reconstruction_error",

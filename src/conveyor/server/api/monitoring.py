@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
-import pandas as pd
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from conveyor.errors import InvalidArgumentError, NotFoundError
-from conveyor.monitoring.service import DEFAULT_WINDOW_S, Monitors
+
+if TYPE_CHECKING:
+    from conveyor.monitoring.service import Monitors
+
+DEFAULT_WINDOW_S = 3600  # conveyor.monitoring.service.DEFAULT_WINDOW_S, without importing it
 
 router = APIRouter(tags=["monitoring"])
 
@@ -17,16 +20,21 @@ MAX_ROWS_PER_REQUEST = 100_000
 ColumnValue = float | int | str | bool | None
 
 
-async def get_monitors(request: Request) -> Monitors:
-    """Return the server's monitor service."""
-    monitors: Monitors = request.app.state.monitors
+def get_monitors(request: Request) -> Any:
+    """Return the server's monitor service (sync: its first use imports pandas and SciPy)."""
+    from conveyor.server.app import monitors_of
+
+    monitors: Monitors = monitors_of(request.app)
     return monitors
 
 
-MonitorsDep = Annotated[Monitors, Depends(get_monitors)]
+if TYPE_CHECKING:
+    MonitorsDep = Annotated[Monitors, Depends(get_monitors)]
+else:  # at runtime FastAPI reads this annotation: Any keeps pandas unloaded until first use
+    MonitorsDep = Annotated[Any, Depends(get_monitors)]
 
 
-def _frame(columns: dict[str, list[ColumnValue]], field: str) -> pd.DataFrame:
+def _frame(columns: dict[str, list[ColumnValue]], field: str) -> Any:
     if not columns:
         msg = f"{field} has no columns; send {{'column': [values, ...], ...}}"
         raise InvalidArgumentError(msg, field=field)
@@ -37,6 +45,8 @@ def _frame(columns: dict[str, list[ColumnValue]], field: str) -> pd.DataFrame:
     if next(iter(lengths.values())) > MAX_ROWS_PER_REQUEST:
         msg = f"{field}: at most {MAX_ROWS_PER_REQUEST} rows per request; split the batch"
         raise InvalidArgumentError(msg, field=field)
+    import pandas as pd
+
     return pd.DataFrame(columns)
 
 

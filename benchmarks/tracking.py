@@ -1172,6 +1172,12 @@ def render_markdown(report: dict[str, Any], sections: Sequence[Section]) -> str:
         f"- Reproduce: `{meta['command']}`" + (" (quick mode: small sizes, a sanity run only)"
                                                  if meta["quick"] else ""),
         "",
+        *[
+            f"- Re-measured on {r['date_utc']} UTC: sections {', '.join(r['sections'])} "
+            f"(`{r['command']}`)"
+            for r in meta.get("reruns", [])
+        ],
+        "",
         f"## Summary: {passed} of {len(checks)} targets met",
         "",
         *markdown_table(
@@ -1297,6 +1303,16 @@ def command_line(argv: Sequence[str]) -> str:
     return " ".join([".venv/bin/python benchmarks/tracking.py", *argv])
 
 
+def _previous_sections(args: argparse.Namespace) -> dict[str, Any]:
+    """The saved results of the last run, when a partial run should be merged into them."""
+    if not args.results.exists():
+        return {}
+    saved: dict[str, Any] = json.loads(args.results.read_text())
+    if saved.get("meta", {}).get("quick"):
+        return {}  # never mix a sanity run's figures with real ones
+    return saved
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and write its report."""
     args = parse_args(argv)
@@ -1335,6 +1351,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 sections.append(section)
     finally:
         runner.close()
+    partial = set(args.only) != set(SECTIONS) and not args.quick
+    previous = _previous_sections(args) if partial else {}
     report = {
         "meta": {
             "date_utc": date,
@@ -1350,6 +1368,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         },
         "sections": {s.key: asdict(s) for s in sections},
     }
+    if previous:
+        # A partial re-run: keep the other sections of the last full run, and say which
+        # sections were re-measured when, in each of them.
+        for section in sections:
+            section.notes.append(
+                f"Re-measured on {date} UTC with `{command_line(raw_argv)}`; the other sections "
+                f"are from the run of {previous['meta']['date_utc']} UTC."
+            )
+        merged = {**previous["sections"], **{s.key: asdict(s) for s in sections}}
+        report["meta"] = {
+            **previous["meta"],
+            "reruns": [
+                *previous["meta"].get("reruns", []),
+                {"date_utc": date, "sections": args.only, "command": command_line(raw_argv)},
+            ],
+        }
+        report["sections"] = {k: merged[k] for k in SECTIONS if k in merged}
+        sections = [Section.from_json(v) for v in report["sections"].values()]
     args.results.parent.mkdir(parents=True, exist_ok=True)
     args.results.write_text(json.dumps(report, indent=2) + "\n")
     args.docs.parent.mkdir(parents=True, exist_ok=True)

@@ -517,3 +517,24 @@ def test_ajax_prefix_and_wire_format(url: str) -> None:
     assert bulk.json()["metrics"] == [
         {"key": "m", "value": "NaN", "timestamp": 5, "step": 2, "run_id": run_id}
     ]
+
+
+def test_error_statuses_are_mlflows(url: str, client: Any) -> None:
+    import httpx
+
+    name = _name("dup")
+    client.create_experiment(name)
+    api = f"{url}/api/2.0/mlflow"
+    duplicate = httpx.post(f"{api}/experiments/create", json={"name": name})
+    assert (duplicate.status_code, duplicate.json()["error_code"]) == (
+        400,
+        "RESOURCE_ALREADY_EXISTS",
+    )
+    run_id = client.create_run(client.get_experiment_by_name(name).experiment_id).info.run_id
+    client.delete_run(run_id)
+    logged = httpx.post(
+        f"{api}/runs/log-parameter", json={"run_id": run_id, "key": "a", "value": "1"}
+    )
+    assert (logged.status_code, logged.json()["error_code"]) == (400, "INVALID_PARAMETER_VALUE")
+    missing = httpx.get(f"{api}/runs/get", params={"run_id": "0" * 32})
+    assert (missing.status_code, missing.json()["error_code"]) == (404, "RESOURCE_DOES_NOT_EXIST")

@@ -21,7 +21,8 @@ from conveyor.errors import ConveyorError
 from conveyor.store import read, schema
 
 if TYPE_CHECKING:
-    from conveyor.monitoring.service import Evaluation, Monitors
+    from conveyor.monitoring.records import Evaluation
+    from conveyor.monitoring.service import Monitors
 
 logger = logging.getLogger("conveyor.monitoring")
 

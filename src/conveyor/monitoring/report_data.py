@@ -178,51 +178,48 @@ def compare_data(
     }
 
 
-def monitor_data(monitors: Any, name: str, *, start_ms: int, end_ms: int) -> dict[str, Any]:
-    """Return the report dict of monitor ``name`` over ``[start_ms, end_ms)``."""
-    from conveyor.store import events
-
-    monitor = monitors.get(name)
-    profile = monitors.profile_of(monitor.reference_digest)
-    window = monitors.window(name, start_ms, end_ms)
+def _window_columns(
+    profile: ReferenceProfile, window: WindowSketch, signals: dict[str, dict[str, float]]
+) -> list[dict[str, Any]]:
     columns: list[dict[str, Any]] = []
-    quality: list[dict[str, Any]] = []
-    signals: dict[str, dict[str, float]] = {}
-    if window is not None:
-        signals = window_signals(profile, window)
-        quality = _quality(check_quality(profile, window))
-        for name_, column in profile.columns.items():
-            if column.role == "target" or name_ not in window.columns:
-                continue
-            js = signals.get("js", {}).get(name_, signals.get("prediction_js", {}).get(name_))
-            psi = signals.get("psi", {}).get(name_, signals.get("prediction_psi", {}).get(name_))
-            columns.append(
-                {
-                    "name": name_,
-                    "kind": column.kind,
-                    "role": column.role,
-                    "stattest": "jensenshannon (reference bins)",
-                    "statistic": _finite(js),
-                    "p_value": None,
-                    "threshold": DRIFT_JS_THRESHOLD,
-                    "drifted": None if js is None else js >= DRIFT_JS_THRESHOLD,
-                    "psi": _finite(psi),
-                    "js": _finite(js),
-                    **_distribution(profile, window, name_),
-                }
-            )
+    for name, column in profile.columns.items():
+        if column.role == "target" or name not in window.columns:
+            continue
+        js = signals.get("js", {}).get(name, signals.get("prediction_js", {}).get(name))
+        psi = signals.get("psi", {}).get(name, signals.get("prediction_psi", {}).get(name))
+        columns.append(
+            {
+                "name": name,
+                "kind": column.kind,
+                "role": column.role,
+                "stattest": "jensenshannon (reference bins)",
+                "statistic": _finite(js),
+                "p_value": None,
+                "threshold": DRIFT_JS_THRESHOLD,
+                "drifted": None if js is None else js >= DRIFT_JS_THRESHOLD,
+                "psi": _finite(psi),
+                "js": _finite(js),
+                **_distribution(profile, window, name),
+            }
+        )
+    return columns
+
+
+def _series(
+    rows: list[dict[str, Any]], end_ms: int
+) -> tuple[dict[str, dict[str, list[list[float]]]], dict[str, list[list[float]]]]:
+    """Split stored values into drift/quality timelines and performance series (with bands)."""
     timeline: dict[str, dict[str, list[list[float]]]] = defaultdict(lambda: defaultdict(list))
     performance: dict[str, list[list[float]]] = defaultdict(list)
     bands: dict[tuple[str, int], dict[str, float]] = defaultdict(dict)
-    for row in monitors.values(name, since_ms=start_ms):
+    for row in rows:
         if row["start_ms"] >= end_ms or row["value"] is None:
             continue
         point = [row["start_ms"], row["value"]]
         signal = row["signal"]
         if signal.endswith(("_lower", "_upper")) and signal.startswith("estimated_"):
-            bands[signal.rsplit("_", 1)[0], row["start_ms"]][signal.rsplit("_", 1)[1]] = row[
-                "value"
-            ]
+            metric, side = signal.rsplit("_", 1)
+            bands[metric, row["start_ms"]][side] = row["value"]
         elif signal in _PERFORMANCE or signal.startswith("estimated_"):
             performance[signal].append(point)
         else:
@@ -232,7 +229,14 @@ def monitor_data(monitors: Any, name: str, *, start_ms: int, end_ms: int) -> dic
             band = bands.get((signal, int(point[0])))
             if band and "lower" in band and "upper" in band:
                 point += [band["lower"], band["upper"]]
-    alerts = [
+    return {k: dict(v) for k, v in timeline.items()}, dict(performance)
+
+
+def _alerts(monitors: Any, name: str, start_ms: int, end_ms: int) -> list[dict[str, Any]]:
+    from conveyor.store import events
+
+    found = events.list_events(monitors.engine, subject=f"monitors:/{name}", action_prefix="alert.")
+    return [
         {
             "at": e.time,
             "rule": e.payload.get("rule"),
@@ -241,12 +245,26 @@ def monitor_data(monitors: Any, name: str, *, start_ms: int, end_ms: int) -> dic
             "value": e.payload.get("value"),
             "threshold": e.payload.get("threshold"),
         }
-        for e in events.list_events(
-            monitors.engine, subject=f"monitors:/{name}", action_prefix="alert."
-        )
-        if start_ms <= e.time < end_ms
-        or start_ms <= int(e.payload.get("window_start", -1)) < end_ms
+        for e in found
+        if "state" in e.payload  # transitions, not silences
+        and start_ms <= int(e.payload.get("window_start", e.time)) < end_ms
     ]
+
+
+def monitor_data(monitors: Any, name: str, *, start_ms: int, end_ms: int) -> dict[str, Any]:
+    """Return the report dict of monitor ``name`` over ``[start_ms, end_ms)``."""
+    monitor = monitors.get(name)
+    profile = monitors.profile_of(monitor.reference_digest)
+    window = monitors.window(name, start_ms, end_ms)
+    columns: list[dict[str, Any]] = []
+    quality: list[dict[str, Any]] = []
+    signals: dict[str, dict[str, float]] = {}
+    if window is not None:
+        signals = window_signals(profile, window)
+        quality = _quality(check_quality(profile, window))
+        columns = _window_columns(profile, window, signals)
+    timeline, performance = _series(monitors.values(name, since_ms=start_ms), end_ms)
+    alerts = _alerts(monitors, name, start_ms, end_ms)
     drifted = sum(1 for c in columns if c["drifted"])
     features = sum(1 for c in columns if c["role"] == "feature")
     return {
@@ -262,9 +280,9 @@ def monitor_data(monitors: Any, name: str, *, start_ms: int, end_ms: int) -> dic
             "alerts": len(alerts),
         },
         "columns": columns,
-        "timeline": {k: dict(v) for k, v in timeline.items()},
+        "timeline": timeline,
         "thresholds": THRESHOLDS,
-        "performance": dict(performance),
+        "performance": performance,
         "quality": quality,
         "alerts": alerts,
     }

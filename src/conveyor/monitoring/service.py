@@ -14,7 +14,6 @@ from __future__ import annotations
 import io
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -29,83 +28,17 @@ from conveyor.monitoring import samples
 from conveyor.monitoring.alerts import AlertEvaluator, AlertEvent, Silence, parse_rule
 from conveyor.monitoring.alerts.notify import Delivery, dispatch
 from conveyor.monitoring.notifiers import NotifierConfig, build_notifiers
+from conveyor.monitoring.records import Evaluation, Monitor, WindowResult
 from conveyor.monitoring.reference import ReferenceProfile
 from conveyor.monitoring.sample_signals import SampleSignals
 from conveyor.monitoring.sketches import WindowSketch
-from conveyor.monitoring.window_signals import Signals, window_signals
+from conveyor.monitoring.window_signals import window_signals
 from conveyor.store import events, is_sqlite, read, schema, write
 from conveyor.tracking import limits
 
 DEFAULT_WINDOW_S = 3600
 MAX_REFERENCE_SCORES = 200_000  # rows of (label, score, prediction) kept to fit CBPE
 MAX_REQUEST_ID_LENGTH = 128
-
-
-@dataclass(frozen=True)
-class Monitor:
-    """A monitor's definition and progress."""
-
-    name: str
-    deployment: str | None
-    window_s: int
-    rules: tuple[str, ...]
-    notifiers: tuple[NotifierConfig, ...]
-    reference_digest: str
-    evaluated_until: int
-    created_time: int
-    columns: tuple[str, ...] = ()
-    task: str | None = None
-
-    def to_dict(self) -> dict[str, Any]:
-        """Render for JSON (notifier secrets are never shown)."""
-        return {
-            "name": self.name,
-            "deployment": self.deployment,
-            "window_s": self.window_s,
-            "rules": list(self.rules),
-            "notifiers": [n.public() for n in self.notifiers],
-            "reference_digest": self.reference_digest,
-            "evaluated_until": self.evaluated_until,
-            "created_time": self.created_time,
-            "columns": list(self.columns),
-            "task": self.task,
-        }
-
-
-@dataclass
-class WindowResult:
-    """What ``evaluate`` computed for one closed window."""
-
-    start_ms: int
-    end_ms: int
-    rows: int
-    signals: Signals
-    events: list[AlertEvent] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """Render for JSON."""
-        return {
-            "start_ms": self.start_ms,
-            "end_ms": self.end_ms,
-            "rows": self.rows,
-            "signals": self.signals,
-            "events": [e.to_dict() for e in self.events],
-        }
-
-
-@dataclass
-class Evaluation:
-    """The outcome of one ``evaluate`` call."""
-
-    windows: list[WindowResult]
-    deliveries: list[Delivery]
-
-    def to_dict(self) -> dict[str, Any]:
-        """Render for JSON."""
-        return {
-            "windows": [w.to_dict() for w in self.windows],
-            "deliveries": [d.to_dict() for d in self.deliveries],
-        }
 
 
 def _check_name(name: object) -> str:
@@ -168,33 +101,19 @@ class Monitors:
         configs = tuple(
             n if isinstance(n, NotifierConfig) else NotifierConfig.from_dict(n) for n in notifiers
         )
-        scores_digest = sample_digest = None
-        vectors: list[str] = []
+        stored: dict[str, Any] = {"vector_columns": []}
         if isinstance(reference, ReferenceProfile):
             profile = reference
         else:
-            vectors = [c for c in reference.columns if samples.is_vector_column(reference[c])]
-            sample_digest = self._store_reference_sample(reference)
-            reference = reference.drop(columns=vectors)
-            if task == "classification":  # classes are categories, not quantile bins
-                categorical = [*(categorical or []), *(c for c in (target, prediction) if c)]
-            profile = ReferenceProfile.from_frame(
-                reference,
-                prediction=prediction,
-                target=target,
-                task=task,  # type: ignore[arg-type]  # validated by from_frame
-                categorical=categorical,
-                probabilities=probability,
+            profile, stored = self._profile(
+                reference, prediction, target, task, probability, categorical
             )
-            scores_digest = self._store_scores(reference, prediction, target, probability, task)
         digest = put_bytes(self._blobs, profile.to_json().encode())
         config = {
             "window_s": window_s,
             "rules": parsed_rules,
             "notifiers": [c.to_dict() for c in configs],
-            "scores_digest": scores_digest,
-            "sample_digest": sample_digest,
-            "vector_columns": vectors,
+            **stored,
         }
         now = now_ms()
         row = {
@@ -221,6 +140,36 @@ class Monitors:
             )
         self._profiles[digest] = profile
         return self.get(name)
+
+    def _profile(
+        self,
+        reference: pd.DataFrame,
+        prediction: str | None,
+        target: str | None,
+        task: str | None,
+        probability: str | None,
+        categorical: Sequence[str] | None,
+    ) -> tuple[ReferenceProfile, dict[str, Any]]:
+        """Profile a reference frame; keep its sample (and scores, for CBPE) as blobs."""
+        vectors = [c for c in reference.columns if samples.is_vector_column(reference[c])]
+        sample_digest = self._store_reference_sample(reference)
+        reference = reference.drop(columns=vectors)
+        if task == "classification":  # classes are categories, not quantile bins
+            categorical = [*(categorical or []), *(c for c in (target, prediction) if c)]
+        profile = ReferenceProfile.from_frame(
+            reference,
+            prediction=prediction,
+            target=target,
+            task=task,  # type: ignore[arg-type]  # validated by from_frame
+            categorical=categorical,
+            probabilities=probability,
+        )
+        stored = {
+            "scores_digest": self._store_scores(reference, prediction, target, probability, task),
+            "sample_digest": sample_digest,
+            "vector_columns": vectors,
+        }
+        return profile, stored
 
     def _store_reference_sample(self, frame: pd.DataFrame) -> str:
         sample = frame

@@ -16,6 +16,15 @@ logger = logging.getLogger("conveyor.server")
 MLFLOW_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow", "/api/2.0/mlflow-artifacts")
 
 
+# MLflow's server answers these codes with other statuses than ours: a duplicate name is a 400
+# (mlflow.exceptions.ERROR_CODE_TO_HTTP_STATUS), and writing to a deleted run is an
+# INVALID_PARAMETER_VALUE ("must be in the 'active' state"), where we say 409 INVALID_STATE.
+_MLFLOW_STATUS = {
+    "RESOURCE_ALREADY_EXISTS": ("RESOURCE_ALREADY_EXISTS", 400),
+    "INVALID_STATE": ("INVALID_PARAMETER_VALUE", 400),
+}
+
+
 def _is_mlflow(request: Request) -> bool:
     return request.url.path.startswith(MLFLOW_PREFIXES)
 
@@ -25,6 +34,7 @@ def error_response(
 ) -> JSONResponse:
     """Render an error in the shape the caller's API uses."""
     if _is_mlflow(request):
+        code, status = _MLFLOW_STATUS.get(code, (code, status))
         return JSONResponse({"error_code": code, "message": message}, status_code=status)
     return JSONResponse(
         {"error": {"code": code, "message": message, "field": field}}, status_code=status

@@ -123,6 +123,26 @@ def test_the_monitoring_loop_over_http(server: str) -> None:
         (
             "post",
             "/monitors",
+            {"name": "z", "reference": {"a": [1.0, 2.0]}, "notifiers": [{}]},
+            400,
+            "notifiers.kind",
+        ),
+        (
+            "post",
+            "/monitors",
+            {
+                "name": "z",
+                "reference": {"a": [False, 0.5, "x"]},
+                "notifiers": [
+                    {"kind": "email", "host": "h", "sender": "s", "recipients": ["r"], "port": "25"}
+                ],
+            },
+            400,
+            "notifiers.port",
+        ),
+        (
+            "post",
+            "/monitors",
             {"name": "y", "reference": {"a": [1.0, 2.0]}, "rules": ["psi(a) >"]},
             400,
             "rule",

@@ -64,7 +64,18 @@ class NotifierConfig:
         if unknown:
             msg = f"unknown notifier settings {unknown}; known: {sorted(known)}"
             raise InvalidArgumentError(msg, field="notifiers")
+        if not isinstance(data, Mapping) or "kind" not in data:
+            msg = "a notifier needs a 'kind': webhook, slack or email"
+            raise InvalidArgumentError(msg, field="notifiers.kind")
         values = dict(data)
+        for text in ("url", "secret", "host", "sender", "username", "password"):
+            if values.get(text) is not None and not isinstance(values[text], str):
+                msg = f"notifier setting {text!r} must be text, got {values[text]!r}"
+                raise InvalidArgumentError(msg, field=f"notifiers.{text}")
+        port = values.get("port", 25)
+        if not isinstance(port, int) or isinstance(port, bool) or not 0 < port < 65536:
+            msg = f"notifier setting 'port' must be a TCP port number, got {port!r}"
+            raise InvalidArgumentError(msg, field="notifiers.port")
         if "recipients" in values:
             recipients = values["recipients"]
             values["recipients"] = (

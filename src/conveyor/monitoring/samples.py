@@ -98,8 +98,21 @@ def merge_samples(
     return pd.concat(parts, ignore_index=True)
 
 
+def _arrow_safe(frame: pd.DataFrame) -> pd.DataFrame:
+    """Columns Arrow cannot type (mixed bools, numbers and strings) are kept as their text."""
+    fixed = {}
+    for name in frame.columns:
+        try:
+            pa.array(frame[name], from_pandas=True)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+            column = frame[name]
+            fixed[name] = column.map(lambda v: v if v is None or v != v else str(v))  # noqa: PLR0124
+    return frame.assign(**fixed) if fixed else frame
+
+
 def to_bytes(frame: pd.DataFrame) -> bytes:
     """Parquet bytes of a sample (vector cells become list columns)."""
+    frame = _arrow_safe(frame).rename(columns=str)
     table = pa.Table.from_pandas(frame, preserve_index=False)
     out = io.BytesIO()
     pq.write_table(table, out, compression="zstd")

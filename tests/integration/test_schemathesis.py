@@ -27,19 +27,22 @@ def test_no_operation_answers_with_a_server_error(tmp_path: Path) -> None:
     assert len(operations) > 25  # tracking and monitoring routes are documented
 
     for operation in operations:
-
-        @given(case=operation.as_strategy())
-        @settings(
-            max_examples=EXAMPLES_PER_OPERATION,
-            deadline=None,
-            suppress_health_check=list(HealthCheck),
-            database=None,
-        )
-        def call(case: Any, label: str = operation.label) -> None:
-            response = case.call()
-            if response.status_code >= 500:
-                failures.append((label, response.status_code, response.text[:200]))
-
-        call()
+        _fuzz(operation, failures)
     workspace.close()
     assert failures == []
+
+
+def _fuzz(operation: Any, failures: list[tuple[str, int, str]]) -> None:
+    @given(case=operation.as_strategy())
+    @settings(
+        max_examples=EXAMPLES_PER_OPERATION,
+        deadline=None,
+        suppress_health_check=list(HealthCheck),
+        database=None,
+    )
+    def call(case: Any) -> None:
+        response = case.call()
+        if response.status_code >= 500:
+            failures.append((operation.label, response.status_code, response.text[:200]))
+
+    call()

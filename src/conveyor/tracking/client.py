@@ -21,6 +21,7 @@ from conveyor.tracking.entities import (
     RunPage,
     RunStatus,
     ViewType,
+    check_status,
 )
 
 
@@ -194,14 +195,7 @@ class Client(ABC):
         batch_id: str | None = None,
     ) -> None:
         """Log the last points and end the run (the local transport: in one transaction)."""
-        try:
-            status = RunStatus(status)
-        except ValueError:  # checked before any write: a bad status must not leave points behind
-            from conveyor.errors import InvalidArgumentError
-
-            allowed = ", ".join(s.value for s in RunStatus)
-            msg = f"status must be one of {allowed}; got {status!r}"
-            raise InvalidArgumentError(msg, field="status") from None
+        status = check_status(status)  # before any write: a bad status leaves no points behind
         if metrics:
             self.log_batch(run_id, metrics=metrics, batch_id=batch_id)
         self.update_run(run_id, status=status, end_time=end_time)

@@ -18,6 +18,18 @@ class RunStatus(StrEnum):
     KILLED = "KILLED"
 
 
+def check_status(status: RunStatus | str) -> RunStatus:
+    """Return ``status`` as a ``RunStatus``; a clear error naming the allowed values if not."""
+    try:
+        return RunStatus(status)
+    except ValueError:
+        from conveyor.errors import InvalidArgumentError
+
+        allowed = ", ".join(s.value for s in RunStatus)
+        msg = f"status must be one of {allowed}; got {status!r}"
+        raise InvalidArgumentError(msg, field="status") from None
+
+
 class LifecycleStage(StrEnum):
     """Whether an experiment or run is live or in the trash (restorable)."""
 

@@ -17,7 +17,15 @@ from conveyor.errors import ConflictError, InvalidArgumentError, LimitExceededEr
 from conveyor.store import StatisticsKeeper, read, schema, write
 from conveyor.tracking import limits
 from conveyor.tracking.artifacts import clean_path, root_of
-from conveyor.tracking.entities import LifecycleStage, Metric, Run, RunInfo, RunStatus, ViewType
+from conveyor.tracking.entities import (
+    LifecycleStage,
+    Metric,
+    Run,
+    RunInfo,
+    RunStatus,
+    ViewType,
+    check_status,
+)
 from conveyor.tracking.experiments import parse_experiment_id
 from conveyor.tracking.filters import parse_filter, parse_order_by
 from conveyor.tracking.metric_writes import Point, RunKey, write_points
@@ -451,12 +459,7 @@ class _Mapped:
 
 
 def _check_status(status: RunStatus | str) -> str:
-    try:
-        return RunStatus(status).value
-    except ValueError:
-        allowed = ", ".join(s.value for s in RunStatus)
-        msg = f"status must be one of {allowed}; got {status!r}"
-        raise InvalidArgumentError(msg, field="status") from None
+    return check_status(status).value
 
 
 def _end_values(status: RunStatus | str, end_time: int) -> dict[str, object]:

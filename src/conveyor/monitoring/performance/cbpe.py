@@ -23,7 +23,7 @@ from conveyor.monitoring.performance.estimates import (
     Chunk,
     EstimatedMetric,
     Thresholds,
-    band,
+    estimated,
     split_chunks,
 )
 from conveyor.monitoring.performance.sampling_error import SamplingError
@@ -208,21 +208,13 @@ class CBPE:
         value = metric.estimate(
             Unlabeled(data.y_pred[rows], data.score[rows], data.probability[rows])
         )
-        error = self.sampling_errors_[name].standard_error(chunk.size)
-        lower, upper = None, None
-        if value is not None:
-            lower, upper = band(value, error, lower_limit=0.0, upper_limit=metric.upper_limit)
-        thresholds = self.thresholds_[name]
-        return EstimatedMetric(
-            chunk=chunk,
-            metric=name,
-            value=value,
-            sampling_error=error,
-            lower=lower,
-            upper=upper,
-            lower_threshold=thresholds.lower,
-            upper_threshold=thresholds.upper,
-            is_alert=value is not None and thresholds.is_alert(value),
+        return estimated(
+            chunk,
+            name,
+            value,
+            self.sampling_errors_[name].standard_error(chunk.size),
+            self.thresholds_[name],
+            limits=(0.0, metric.upper_limit),
             realized=None if labeled is None else metric.realized(_labeled_rows(labeled, chunk)),
         )
 

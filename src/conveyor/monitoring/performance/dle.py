@@ -23,7 +23,7 @@ from conveyor.monitoring.performance.estimates import (
     Chunk,
     EstimatedMetric,
     Thresholds,
-    band,
+    estimated,
     split_chunks,
 )
 
@@ -210,20 +210,14 @@ class DLE:
         metric = REGRESSION_METRICS[name]
         rows = slice(chunk.start, chunk.stop)
         value = metric.aggregate(losses[rows])
-        error = self.sampling_errors_[name].standard_error(chunk.size)
-        lower, upper = band(value, error, lower_limit=0.0, upper_limit=None)
         realized = None if truth is None else metric.aggregate(metric.loss(truth[rows], pred[rows]))
-        thresholds = self.thresholds_[name]
-        return EstimatedMetric(
-            chunk=chunk,
-            metric=name,
-            value=value,
-            sampling_error=error,
-            lower=lower,
-            upper=upper,
-            lower_threshold=thresholds.lower,
-            upper_threshold=thresholds.upper,
-            is_alert=thresholds.is_alert(value),
+        return estimated(
+            chunk,
+            name,
+            value,
+            self.sampling_errors_[name].standard_error(chunk.size),
+            self.thresholds_[name],
+            limits=(0.0, None),
             realized=realized,
         )
 

@@ -123,3 +123,33 @@ def band(
     if upper_limit is not None:
         upper = min(upper, upper_limit)
     return lower, upper
+
+
+def estimated(
+    chunk: Chunk,
+    metric: str,
+    value: float | None,
+    sampling_error: float,
+    thresholds: Thresholds,
+    *,
+    limits: tuple[float | None, float | None],
+    realized: float | None,
+) -> EstimatedMetric:
+    """Build one chunk's record: the band around ``value`` and the alert against thresholds."""
+    lower, upper = (
+        (None, None)
+        if value is None
+        else band(value, sampling_error, lower_limit=limits[0], upper_limit=limits[1])
+    )
+    return EstimatedMetric(
+        chunk=chunk,
+        metric=metric,
+        value=value,
+        sampling_error=sampling_error,
+        lower=lower,
+        upper=upper,
+        lower_threshold=thresholds.lower,
+        upper_threshold=thresholds.upper,
+        is_alert=value is not None and thresholds.is_alert(value),
+        realized=realized,
+    )

@@ -23,7 +23,7 @@ from conveyor.monitoring.performance.estimates import (
     Chunk,
     EstimatedMetric,
     Thresholds,
-    band,
+    estimated,
     split_chunks,
 )
 from conveyor.monitoring.performance.expected import ExpectedConfusion, expected_roc_auc
@@ -296,21 +296,13 @@ class MulticlassCBPE:
 
     def _record(self, chunk: Chunk, name: str, rows: _Rows) -> EstimatedMetric:
         value = ESTIMATORS[name](rows)
-        error = self.sampling_errors_[name].standard_error(chunk.size)
-        lower, upper = (
-            (None, None) if value is None else band(value, error, lower_limit=0.0, upper_limit=1.0)
-        )
-        thresholds = self.thresholds_[name]
-        return EstimatedMetric(
-            chunk=chunk,
-            metric=name,
-            value=value,
-            sampling_error=error,
-            lower=lower,
-            upper=upper,
-            lower_threshold=thresholds.lower,
-            upper_threshold=thresholds.upper,
-            is_alert=value is not None and thresholds.is_alert(value),
+        return estimated(
+            chunk,
+            name,
+            value,
+            self.sampling_errors_[name].standard_error(chunk.size),
+            self.thresholds_[name],
+            limits=(0.0, 1.0),
             realized=None if rows.y_true is None else _realized(name, rows.y_true, rows),
         )
 

@@ -205,3 +205,22 @@ def test_the_server_evaluates_monitors_in_the_background(tmp_path: Path) -> None
             time.sleep(0.05)
     assert monitors.get("bg").evaluated_until == 2000
     workspace.close()
+
+
+def test_audit_cli_verifies_and_lists_the_event_log(tmp_path: Path, home: Path) -> None:
+    import sqlite3
+
+    import pandas as pd
+
+    from conveyor.cli.app import run
+
+    rng = np.random.default_rng(8)
+    pd.DataFrame(_columns(rng, 200)).to_parquet(tmp_path / "ref.parquet")
+    assert run(["monitors", "create", "a", "--reference", str(tmp_path / "ref.parquet")]) == 0
+    assert run(["monitors", "silence", "a", "--for", "1h"]) == 0
+    assert run(["audit", "verify"]) == 0
+    assert run(["audit", "log", "--subject", "monitors:/*", "--json"]) == 0
+    db = next(home.rglob("conveyor.db"))
+    with sqlite3.connect(db) as conn:
+        conn.execute("UPDATE events SET actor = 'mallory' WHERE seq = 1")
+    assert run(["audit", "verify"]) == 1

@@ -9,7 +9,7 @@ import click
 import typer
 from rich.console import Console
 
-from conveyor.cli import experiments, monitors, quickstart, runs, serve
+from conveyor.cli import audit, experiments, monitors, quickstart, runs, serve
 from conveyor.errors import ConveyorError
 
 app = typer.Typer(
@@ -22,6 +22,7 @@ app = typer.Typer(
 app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(monitors.app, name="monitors")
+app.add_typer(audit.app, name="audit")
 app.add_typer(monitors.app, name="monitor", hidden=True)  # `conveyor monitor report ...` reads well
 app.command("server")(serve.server)
 app.command("quickstart")(quickstart.quickstart)
@@ -54,7 +55,8 @@ def run(argv: list[str]) -> int:
     """Run the CLI with ``argv`` and return the exit code."""
     debug = "--debug" in argv or os.environ.get("CONVEYOR_DEBUG") == "1"
     try:
-        app(argv, standalone_mode=False)
+        # Without standalone mode click returns an Exit's code instead of raising it.
+        result = app(argv, standalone_mode=False)
     except ConveyorError as exc:
         if debug:
             raise
@@ -68,4 +70,4 @@ def run(argv: list[str]) -> int:
     except click.exceptions.Abort:
         err.print("aborted")
         return 130
-    return 0
+    return result if isinstance(result, int) else 0

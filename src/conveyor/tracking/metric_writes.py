@@ -86,10 +86,46 @@ def _insert_points(conn: Connection, run_pk: int, points: Sequence[Point]) -> No
     )
 
 
+# The newest point of each key, given as values (small batches: picked in Python).
+_UPSERT_LATEST_VALUES = text(
+    "INSERT INTO latest_metrics (run_uuid, key, experiment_id, step, timestamp, value) "
+    "VALUES (:run_uuid, :key, :experiment_id, :step, :timestamp, :value) "
+    "ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, "
+    "timestamp = excluded.timestamp, value = excluded.value "
+    "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND "
+    "(excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = "
+    "latest_metrics.timestamp AND COALESCE(excluded.value, -1e308) >= "
+    "COALESCE(latest_metrics.value, -1e308))))"
+)
+
+# Below this many points, ordering them in Python is cheaper than reading each key back.
+SMALL_BATCH = 256
+
+
+def _rank(point: Point) -> tuple[int, int, float]:
+    """MLflow's "latest" order: step, then timestamp, then value (NaN lowest)."""
+    value = point[1]
+    return point[3], point[2], -1e308 if value != value else value  # noqa: PLR0124
+
+
 def write_points(conn: Connection, run: RunKey, points: Sequence[Point]) -> None:
     """Append ``points`` to the run and update its latest values, in ``conn``'s transaction."""
     if not points:
         return
     _insert_points(conn, run.run_pk, points)
     ids = {"run_uuid": run.run_id, "run_pk": run.run_pk, "experiment_id": run.experiment_id}
-    conn.execute(_UPSERT_LATEST, [{**ids, "key": key} for key in {p[0] for p in points}])
+    if len(points) > SMALL_BATCH:
+        conn.execute(_UPSERT_LATEST, [{**ids, "key": key} for key in {p[0] for p in points}])
+        return
+    latest: dict[str, Point] = {}
+    for point in points:
+        current = latest.get(point[0])
+        if current is None or _rank(point) >= _rank(current):
+            latest[point[0]] = point
+    conn.execute(
+        _UPSERT_LATEST_VALUES,
+        [
+            {**ids, "key": k, "step": s, "timestamp": ts, "value": None if v != v else v}  # noqa: PLR0124
+            for k, v, ts, s in latest.values()
+        ],
+    )

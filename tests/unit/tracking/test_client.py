@@ -360,3 +360,15 @@ def test_create_run_with_texts_stores_them_as_artifacts(client: Client, tmp_path
         assert [(f.path, f.file_size) for f in files] == [("environment/packages.txt", 11)]
         out = client.download_artifact(run_id, "environment/packages.txt", tmp_path)
         assert out.read_text() == "numpy==2.0\n"
+
+
+def test_latest_metric_of_a_large_batch_is_read_back_through_the_index(client: Client) -> None:
+    run_id = client.create_run("0").run_id
+    points = [("m", float(i), 10, i % 97) for i in range(600)]  # step 96 peaks mid-batch
+    points.append(("m", math.nan, 11, 96))  # newer timestamp at the top step: it wins
+    client.log_batch(run_id, metrics=points)
+    latest = client.get_run(run_id).metrics["m"]
+    assert (latest.step, latest.timestamp) == (96, 11)
+    assert math.isnan(latest.value)
+    client.log_batch(run_id, metrics=[("m", 1.0, 5, 50)] * 300)  # older: keeps the latest
+    assert client.get_run(run_id).metrics["m"].step == 96

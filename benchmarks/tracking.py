@@ -73,6 +73,7 @@ def pg_conveyor_url(database: str) -> str:
 SERVER_START_TIMEOUT_S = 180.0
 RSS_POLL_INTERVAL_S = 0.02
 SECTIONS = "abcdef"
+SERVER_REPEATS = 3
 TIMES = "\N{MULTIPLICATION SIGN}"
 
 Side = Literal["conveyor", "mlflow"]
@@ -800,8 +801,14 @@ class Benchmark:
              "Result", "MLflow server, job runner on (its default)", "Conveyor ÷ that"]
         )  # fmt: skip
         for name, workload, params, unit, expected in workloads:
-            c = self._through_server("conveyor", workload, params)
-            m = self._through_server("mlflow", workload, params)
+            # Client and server share two cores with whatever else runs: each side's best of
+            # SERVER_REPEATS interleaved measurements, so a noisy moment hits both alike.
+            tries: dict[str, list[Result]] = {"conveyor": [], "mlflow": []}
+            for _ in range(SERVER_REPEATS):
+                for side, results in tries.items():
+                    results.append(self._through_server(side, workload, params))
+            rate = f"{unit}_per_s"
+            c, m = (max(r, key=lambda x: float(x.get(rate, 0.0))) for r in tries.values())
             m_default = self._through_server("mlflow-defaults", workload, params)
             section.raw[workload] = {
                 "conveyor_server": c,
@@ -826,6 +833,9 @@ class Benchmark:
         section.tables.append(table)
         section.notes.extend(
             [
+                f"Each side's figure is its best of {SERVER_REPEATS} measurements, taken "
+                "alternately (Conveyor, MLflow, Conveyor, ...): two cores run the client and "
+                "the server, and one noisy moment otherwise moved a single figure by 40 %. "
                 "Each measurement starts a fresh server on a fresh workspace: "
                 "`conveyor server --host 127.0.0.1 --port P` (CONVEYOR_HOME=temp, SQLite) and "
                 "`mlflow server --backend-store-uri sqlite:///temp/mlflow.db "

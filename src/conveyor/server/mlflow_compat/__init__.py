@@ -5,21 +5,29 @@ MLflow's UI uses); the artifact proxy under ``/api/2.0/mlflow-artifacts``. Error
 MLflow's ``{"error_code", "message"}`` (see ``conveyor.server.errors``).
 """
 
-from fastapi import FastAPI
-from starlette.datastructures import State
+from fastapi import APIRouter, FastAPI
+from starlette.routing import BaseRoute
 
-from conveyor.server.errors import install_error_handlers
 from conveyor.server.mlflow_compat import artifacts, experiments, runs
 
 TRACKING_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
 
 
-def _sub_app(state: State) -> FastAPI:
-    sub = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
-    sub.state = state  # the parent's workspace client
-    install_error_handlers(sub)
-    return sub
+HOT_PATHS = (
+    "/runs/log-metric",
+    "/runs/log-batch",
+    "/runs/update",
+    "/runs/create",
+    "/runs/log-parameter",
+    "/runs/set-tag",
+    "/runs/get",
+)
+
+
+def _hot_first(route: BaseRoute) -> int:
+    path = getattr(route, "path", "")
+    return HOT_PATHS.index(path) if path in HOT_PATHS else len(HOT_PATHS)
 
 
 def mount(app: FastAPI) -> None:
@@ -28,10 +36,15 @@ def mount(app: FastAPI) -> None:
     Mounted sub-applications are matched by prefix first, so a request walks only its own
     API's routes: with one flat route table every MLflow call was checked against ~80 routes.
     """
-    tracking = _sub_app(app.state)
-    tracking.include_router(experiments.router)
+    # Plain routers, not sub-applications: a mounted FastAPI app would run a second
+    # middleware stack on every call. Errors still render MLflow's way: the parent's handlers
+    # choose the shape by path (``conveyor.server.errors``).
+    tracking = APIRouter()
+    # Routes are matched in order: the calls a training loop makes per step come first.
+    runs.router.routes.sort(key=_hot_first)
     tracking.include_router(runs.router)
-    proxy = _sub_app(app.state)
+    tracking.include_router(experiments.router)
+    proxy = APIRouter()
     proxy.include_router(artifacts.router)
     for prefix in ARTIFACT_PREFIXES:  # before the tracking prefix, which is its prefix too
         app.mount(prefix, proxy)

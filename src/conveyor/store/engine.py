@@ -8,6 +8,7 @@ another process wrote in between. Taking the lock up front makes writers queue i
 from __future__ import annotations
 
 import sqlite3
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,11 +23,33 @@ from conveyor.errors import InvalidArgumentError
 BUSY_TIMEOUT_MS = 60_000
 
 
+def _use_wal(cur: sqlite3.Cursor) -> None:
+    """Switch the database to WAL (a persistent mode: only its first opener changes it).
+
+    Changing the journal mode needs an exclusive lock, and SQLite may report "database is
+    locked" for it without waiting on the busy handler when several processes open a fresh
+    file at once; so look first, and retry with backoff until the busy timeout.
+    """
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    delay = 0.005
+    while True:
+        try:
+            if str(cur.execute("PRAGMA journal_mode").fetchone()[0]).lower() != "wal":
+                cur.execute("PRAGMA journal_mode = WAL")
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 0.25)
+        else:
+            return
+
+
 def _on_sqlite_connect(dbapi_conn: sqlite3.Connection, _record: object) -> None:
     dbapi_conn.isolation_level = None  # we issue BEGIN ourselves (see module docstring)
     cur = dbapi_conn.cursor()
     cur.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
-    cur.execute("PRAGMA journal_mode = WAL")
+    _use_wal(cur)
     cur.execute("PRAGMA synchronous = NORMAL")  # durable across process crashes in WAL mode
     cur.execute("PRAGMA cache_size = -65536")
     cur.close()

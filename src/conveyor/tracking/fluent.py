@@ -7,9 +7,10 @@ batches in the background and ``end_run`` / ``flush`` / process exit make every 
 from __future__ import annotations
 
 import atexit
+import contextlib
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any
@@ -77,20 +78,27 @@ def set_experiment(name: str) -> None:
     _experiment_name = limits.check_name(name, field="experiment", limit=500)
 
 
+@contextlib.contextmanager
+def _database_unavailable() -> Iterator[None]:
+    """Turn a database error (e.g. locked past the busy timeout) into a retryable one."""
+    try:
+        yield
+    except OperationalError as exc:
+        msg = f"the metadata database is unavailable: {exc.orig}"
+        raise BackendUnavailableError(msg) from exc
+
+
 def _sender(client: Client) -> Any:
     def send(run_id: str, points: list[Point], batch_id: str) -> None:
-        try:
+        with _database_unavailable():
             client.log_batch(run_id, metrics=points, batch_id=batch_id)
-        except OperationalError as exc:  # e.g. the database stayed locked past the timeout
-            msg = f"the metadata database is unavailable: {exc.orig}"
-            raise BackendUnavailableError(msg) from exc
 
     return send
 
 
 def _finisher(client: Client, status: RunStatus) -> Any:
     def send(run_id: str, points: list[Point], batch_id: str) -> None:
-        try:
+        with _database_unavailable():
             client.finish_run(
                 run_id,
                 status=status,
@@ -98,9 +106,6 @@ def _finisher(client: Client, status: RunStatus) -> Any:
                 metrics=points,
                 batch_id=batch_id if points else None,
             )
-        except OperationalError as exc:
-            msg = f"the metadata database is unavailable: {exc.orig}"
-            raise BackendUnavailableError(msg) from exc
 
     return send
 

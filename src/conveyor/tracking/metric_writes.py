@@ -32,22 +32,26 @@ class RunKey(NamedTuple):
 _SQLITE_INSERT = "INSERT INTO metrics (run_pk, key, value, timestamp, step) VALUES ({pk},?,?,?,?)"
 _PG_COPY = "COPY metrics (run_pk, key, step, timestamp, value) FROM STDIN"
 
-# The latest point of each key the batch touched, read back through the (run_pk, key, step)
-# index: the highest step, then the newest timestamp, then the largest value (MLflow's rule;
-# NaN, stored as NULL, ranks lowest). The conflict clause repeats the rule, so a concurrent
-# writer that committed a newer point first is never overwritten by an older one.
-_UPSERT_LATEST = text(
-    "INSERT INTO latest_metrics (run_uuid, key, experiment_id, step, timestamp, value) "
-    "SELECT :run_uuid, key, :experiment_id, step, timestamp, value FROM metrics "
-    "WHERE run_pk = :run_pk AND key = :key AND step = "
-    "(SELECT max(step) FROM metrics WHERE run_pk = :run_pk AND key = :key) "
-    "ORDER BY timestamp DESC, COALESCE(value, -1e308) DESC LIMIT 1 "
+# MLflow's "latest" rule as an upsert's conflict clause: the stored point is replaced only by
+# a newer one (higher step, then newer timestamp, then larger value; NaN, stored as NULL,
+# lowest), so a concurrent writer that committed a newer point first is never overwritten.
+_KEEP_NEWEST = (
     "ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, "
     "timestamp = excluded.timestamp, value = excluded.value "
     "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND "
     "(excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = "
     "latest_metrics.timestamp AND COALESCE(excluded.value, -1e308) >= "
     "COALESCE(latest_metrics.value, -1e308))))"
+)
+
+# The latest point of each key the batch touched, read back through the (run_pk, key, step)
+# index (large batches).
+_UPSERT_LATEST = text(
+    "INSERT INTO latest_metrics (run_uuid, key, experiment_id, step, timestamp, value) "
+    "SELECT :run_uuid, key, :experiment_id, step, timestamp, value FROM metrics "
+    "WHERE run_pk = :run_pk AND key = :key AND step = "
+    "(SELECT max(step) FROM metrics WHERE run_pk = :run_pk AND key = :key) "
+    "ORDER BY timestamp DESC, COALESCE(value, -1e308) DESC LIMIT 1 " + _KEEP_NEWEST
 )
 
 
@@ -89,13 +93,7 @@ def _insert_points(conn: Connection, run_pk: int, points: Sequence[Point]) -> No
 # The newest point of each key, given as values (small batches: picked in Python).
 _UPSERT_LATEST_VALUES = text(
     "INSERT INTO latest_metrics (run_uuid, key, experiment_id, step, timestamp, value) "
-    "VALUES (:run_uuid, :key, :experiment_id, :step, :timestamp, :value) "
-    "ON CONFLICT (run_uuid, key) DO UPDATE SET step = excluded.step, "
-    "timestamp = excluded.timestamp, value = excluded.value "
-    "WHERE excluded.step > latest_metrics.step OR (excluded.step = latest_metrics.step AND "
-    "(excluded.timestamp > latest_metrics.timestamp OR (excluded.timestamp = "
-    "latest_metrics.timestamp AND COALESCE(excluded.value, -1e308) >= "
-    "COALESCE(latest_metrics.value, -1e308))))"
+    "VALUES (:run_uuid, :key, :experiment_id, :step, :timestamp, :value) " + _KEEP_NEWEST
 )
 
 # Below this many points, ordering them in Python is cheaper than reading each key back.

@@ -58,6 +58,7 @@ _INSERT_TAGS = insert(schema.tags)
 _INSERT_ARTIFACTS = insert(schema.artifacts)
 _INSERT_PARAMS = insert(_p)
 _INSERT_BATCH_ID = insert(schema.ingested_batches)
+_RUN_ROW = select(_r).where(_r.c.run_uuid == bindparam("run_id"))
 _LOG_TARGET = select(_r.c.run_pk, _r.c.experiment_id, _r.c.lifecycle_stage).where(
     _r.c.run_uuid == bindparam("run_id")
 )
@@ -201,8 +202,9 @@ class Runs:
         self._statistics.note(1 + len(tag_rows))
         return Run(info=run_info(_Mapped(row)), tags=all_tags)
 
-    def _row(self, conn: Connection, run_id: str) -> Any:
-        row = conn.execute(select(schema.runs).where(schema.runs.c.run_uuid == run_id)).first()
+    def _row(self, conn: Connection, run_id: str, stmt: Any = None) -> Any:
+        """Read the run's row (``stmt``: a narrower select by ``run_id``); not found is an error."""
+        row = conn.execute(stmt if stmt is not None else _RUN_ROW, {"run_id": run_id}).first()
         if row is None:
             msg = f"no run with id {run_id!r}; see `conveyor runs list`"
             raise NotFoundError(msg, field="run_id")
@@ -302,10 +304,7 @@ class Runs:
         end_values = None if end is None else _end_values(*end)
         try:
             with write(self._engine) as conn:
-                row = conn.execute(_LOG_TARGET, {"run_id": run_id}).first()
-                if row is None:
-                    msg = f"no run with id {run_id!r}; see `conveyor runs list`"
-                    raise NotFoundError(msg, field="run_id")
+                row = self._row(conn, run_id, _LOG_TARGET)
                 if row.lifecycle_stage != LifecycleStage.ACTIVE.value:
                     msg = f"run {run_id} is deleted; restore it before logging to it"
                     raise ConflictError(msg, field="run_id")

@@ -15,12 +15,9 @@ app = typer.Typer(help="Audit log: every recorded change, hash-chained.", no_arg
 
 
 def _engine() -> Engine:
-    from conveyor.settings import get_settings
-    from conveyor.store import make_engine, upgrade
+    from conveyor.tracking import Workspace
 
-    engine = make_engine(get_settings().resolved_db_url())
-    upgrade(engine)
-    return engine
+    return Workspace.from_settings().engine
 
 
 @app.command()

@@ -27,7 +27,7 @@ from conveyor.monitoring.performance import (
 from conveyor.monitoring.reference import ReferenceProfile
 from conveyor.monitoring.sketches.values import bin_slots, fold_open_ended
 from conveyor.monitoring.stats import jensen_shannon_from_counts, psi_from_counts
-from conveyor.monitoring.window_signals import Signals
+from conveyor.monitoring.window_signals import Signals, reference_counts
 
 _ESTIMATED = ("accuracy", "f1", "roc_auc")
 
@@ -112,13 +112,12 @@ class PerformanceSignals:
             edges = np.asarray(target.edges, dtype=np.float64)
             slots = bin_slots(edges, values)
             current = fold_open_ended(np.bincount(slots, minlength=len(edges) + 1))
-            reference = np.asarray(target.bin_counts, dtype=np.int64)
         else:
             index = {c: i for i, c in enumerate(target.categories)}
             current = np.zeros(len(target.categories) + 1, dtype=np.int64)
             for key in labels.map(_category_text):
                 current[index.get(key, len(target.categories))] += 1
-            reference = np.asarray([*target.category_counts, target.other_count], dtype=np.int64)
+        reference = reference_counts(target)
         if int(reference.sum()) == 0:
             return
         signals["target_psi"] = {"": psi_from_counts(reference, current)}

@@ -12,18 +12,18 @@ import math
 from collections import defaultdict
 from typing import Any
 
-import numpy as np
 import pandas as pd
 
 from conveyor._time import now_ms
+from conveyor.monitoring import samples
 from conveyor.monitoring.drift import detect_drift
 from conveyor.monitoring.quality import QualityIssue, check_quality
 from conveyor.monitoring.reference import ReferenceProfile
+from conveyor.monitoring.sample_signals import SampleSignals
 from conveyor.monitoring.sketches import CategoricalSketch, NumericSketch, WindowSketch
 from conveyor.monitoring.window_signals import DRIFT_JS_THRESHOLD, window_signals
 
 THRESHOLDS = {"psi": 0.25, "js": DRIFT_JS_THRESHOLD, "drift_share": 0.5}
-MIN_MULTIVARIATE_ROWS = 100
 _PERFORMANCE = ("accuracy", "f1", "roc_auc", "mae", "rmse")
 
 
@@ -65,55 +65,21 @@ def _quality(issues: list[QualityIssue]) -> list[dict[str, Any]]:
     ]
 
 
-def _is_vector_column(values: pd.Series) -> bool:
-    first = values.dropna().head(1)
-    return (
-        values.dtype == object
-        and not first.empty
-        and isinstance(first.iloc[0], np.ndarray | list | tuple)
-    )
-
-
-def _multivariate(reference: pd.DataFrame, current: pd.DataFrame) -> dict[str, Any]:
-    """Domain-classifier AUC and PCA reconstruction error over the numeric columns."""
-    from conveyor.monitoring.multivariate import PCAReconstructionDrift, domain_classifier_auc
-
-    numeric = [
-        c
-        for c in reference.columns
-        if pd.api.types.is_numeric_dtype(reference[c]) and c in current.columns
-    ]
-    ref = reference[numeric].replace([np.inf, -np.inf], np.nan).dropna()
-    cur = current[numeric].replace([np.inf, -np.inf], np.nan).dropna()
-    if len(numeric) < 2 or min(len(ref), len(cur)) < MIN_MULTIVARIATE_ROWS:
-        return {}
-    out: dict[str, Any] = {
-        "domain_classifier_auc": domain_classifier_auc(
-            ref.to_numpy(), cur.to_numpy(), max_rows=5_000
-        ).auc
-    }
-    chunk = max(len(ref) // 10, 50)
-    pca = PCAReconstructionDrift(chunk_size=chunk).fit(ref.to_numpy())
-    current_error = pca.evaluate(cur.to_numpy()[: max(len(cur) // chunk, 1) * chunk])
-    out["pca_reconstruction_error"] = float(np.mean([r.error for r in current_error]))
-    out["pca_reconstruction_upper"] = current_error[0].upper_threshold
-    return out
-
-
-def _embeddings(
-    reference: pd.DataFrame, current: pd.DataFrame, columns: list[str]
+def _row_level_summary(
+    profile: ReferenceProfile, reference: pd.DataFrame, current: pd.DataFrame, vectors: list[str]
 ) -> dict[str, Any]:
-    """MMD (permutation p-value) for each vector column."""
-    from conveyor.monitoring.embedding import mmd_test
-
-    out: dict[str, Any] = {}
-    for name in columns:
-        if name not in current.columns:
-            continue
-        ref = np.stack(reference[name].dropna().map(np.asarray).to_list())
-        cur = np.stack(current[name].dropna().map(np.asarray).to_list())
-        result = mmd_test(ref, cur, permutations=100)
-        out[f"mmd_p_value ({name})"] = result.p_value
+    """The monitor's row-level signals (``sample_signals``) of the whole current data set."""
+    row_level = SampleSignals(profile, reference, vectors)
+    signals = row_level.signals(current)
+    out: dict[str, Any] = {
+        name: signals[name][""]
+        for name in ("domain_classifier_auc", "pca_reconstruction_error")
+        if name in signals
+    }
+    if row_level.pca_upper_threshold is not None:
+        out["pca_reconstruction_upper"] = row_level.pca_upper_threshold
+    for column, p_value in signals.get("embedding_mmd_p_value", {}).items():
+        out[f"mmd_p_value ({column})"] = p_value
     return out
 
 
@@ -130,11 +96,12 @@ def compare_data(
     per-column tests; numeric columns together get the domain-classifier AUC and the PCA
     reconstruction error.
     """
-    vectors = [c for c in reference.columns if _is_vector_column(reference[c])]
-    extra = {**_multivariate(reference, current), **_embeddings(reference, current, vectors)}
+    vectors = [c for c in reference.columns if samples.is_vector_column(reference[c])]
+    full_reference, full_current = reference, current
     reference = reference.drop(columns=vectors)
     current = current.drop(columns=[c for c in vectors if c in current.columns])
     profile = ReferenceProfile.from_frame(reference, categorical=categorical)
+    extra = _row_level_summary(profile, full_reference, full_current, vectors)
     window = WindowSketch.for_profile(profile, 0, 1).update(current)
     drift = detect_drift(reference, current, categorical=categorical)
     signals = window_signals(profile, window)

@@ -46,6 +46,11 @@ class SampleSignals:
         self._pca: Any = None
         self._dle: Any = None
 
+    @property
+    def pca_upper_threshold(self) -> float | None:
+        """The reconstruction-error band's upper end learned on the reference (once fitted)."""
+        return None if self._pca is None else float(self._pca.upper_threshold_)
+
     def _matrix(self, frame: pd.DataFrame, columns: list[str]) -> np.ndarray[Any, Any]:
         values = frame.reindex(columns=columns).apply(pd.to_numeric, errors="coerce")
         finite = values.replace([np.inf, -np.inf], np.nan).dropna()

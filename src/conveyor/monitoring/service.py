@@ -32,6 +32,7 @@ from conveyor.monitoring.records import Evaluation, Monitor, WindowResult
 from conveyor.monitoring.reference import ReferenceProfile
 from conveyor.monitoring.sample_signals import SampleSignals
 from conveyor.monitoring.sketches import WindowSketch
+from conveyor.monitoring.sketches.values import category_key
 from conveyor.monitoring.window_signals import window_signals
 from conveyor.store import events, is_sqlite, read, schema, write
 from conveyor.tracking import limits
@@ -47,14 +48,6 @@ def _check_name(name: object) -> str:
 
 def _window_start(at_ms: int, window_ms: int) -> int:
     return at_ms - at_ms % window_ms
-
-
-def _label_text(value: object) -> str:
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    if isinstance(value, np.generic):
-        return _label_text(value.item())
-    return str(value)
 
 
 class Monitors:
@@ -455,7 +448,7 @@ class Monitors:
                     "monitor_id": monitor_id,
                     "request_id": rid,
                     "time": at,
-                    "prediction": _label_text(prediction),
+                    "prediction": category_key(prediction),
                     "score": float(score) if finite else None,
                 }
             )
@@ -501,7 +494,7 @@ class Monitors:
                 result = conn.execute(
                     update(p)
                     .where(p.c.monitor_id == monitor_id, p.c.request_id == str(request_id))
-                    .values(label=_label_text(label), label_time=now)
+                    .values(label=category_key(label), label_time=now)
                 )
                 matched += result.rowcount
         return {"matched": matched, "unknown": len(request_ids) - matched}
@@ -511,11 +504,15 @@ class Monitors:
     def window(self, name: str, start_ms: int, end_ms: int) -> WindowSketch | None:
         """Return the merged sketch of every window (all sources) starting in [start, end)."""
         with read(self._engine) as conn:
-            row = self._row(conn, _check_name(name))
-            w = schema.monitor_windows
+            monitor_id = self._row(conn, _check_name(name)).monitor_id
+        return self._merged_window(monitor_id, start_ms, end_ms)
+
+    def _merged_window(self, monitor_id: int, start_ms: int, end_ms: int) -> WindowSketch | None:
+        w = schema.monitor_windows
+        with read(self._engine) as conn:
             blobs = conn.execute(
                 select(w.c.sketch).where(
-                    w.c.monitor_id == row.monitor_id,
+                    w.c.monitor_id == monitor_id,
                     w.c.start_ms >= start_ms,
                     w.c.start_ms < end_ms,
                 )
@@ -572,7 +569,7 @@ class Monitors:
         results: list[WindowResult] = []
         for start in starts:
             end = start + monitor.window_s * 1000
-            sketch = self.window(name, start, end)
+            sketch = self._merged_window(row.monitor_id, start, end)
             if sketch is None:
                 continue
             signals = window_signals(profile, sketch)
@@ -703,17 +700,6 @@ class Monitors:
             row = self._row(conn, _check_name(name))
         evaluator = AlertEvaluator.from_dict(orjson.loads(row.alert_state))
         return [s.to_dict() for s in evaluator.statuses()]
-
-    def window_count(self, name: str) -> int:
-        """Return how many window rows (all sources) the monitor holds."""
-        w = schema.monitor_windows
-        with read(self._engine) as conn:
-            monitor_id = self._row(conn, _check_name(name)).monitor_id
-            return int(
-                conn.execute(
-                    select(func.count()).select_from(w).where(w.c.monitor_id == monitor_id)
-                ).scalar_one()
-            )
 
     def latest(self) -> list[dict[str, Any]]:
         """Return every monitor's signal values of its last evaluated window, and alert states.

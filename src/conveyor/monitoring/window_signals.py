@@ -34,7 +34,8 @@ DRIFT_JS_THRESHOLD = 0.1
 Signals = dict[str, dict[str, float]]
 
 
-def _reference_counts(column: ColumnProfile) -> np.ndarray[Any, np.dtype[np.int64]]:
+def reference_counts(column: ColumnProfile) -> np.ndarray[Any, np.dtype[np.int64]]:
+    """The reference's counts per bin (numeric) or per category then "other" (categorical)."""
     if column.kind == "numeric":
         return np.asarray(column.bin_counts, dtype=np.int64)
     return np.asarray([*column.category_counts, column.other_count], dtype=np.int64)
@@ -73,7 +74,7 @@ def window_signals(profile: ReferenceProfile, window: WindowSketch) -> Signals:
         present = sketch.rows
         if present:
             _add(signals, "missing_rate", name, sketch.missing / present)
-        reference = _reference_counts(column)
+        reference = reference_counts(column)
         current = _current_counts(sketch)
         if int(current.sum()) == 0 or int(reference.sum()) == 0:
             continue  # nothing to compare: "no data" for the alert rules, not a zero

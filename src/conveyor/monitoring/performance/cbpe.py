@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any, Literal, Self
+from typing import Self
 
 import numpy as np
 from numpy.typing import ArrayLike, NDArray
@@ -21,6 +20,7 @@ from conveyor.monitoring.performance._inputs import (
 from conveyor.monitoring.performance.binary_metrics import BINARY_METRICS, Labeled, Unlabeled
 from conveyor.monitoring.performance.estimates import (
     Chunk,
+    ConfidenceEstimator,
     EstimatedMetric,
     Thresholds,
     estimated,
@@ -28,7 +28,6 @@ from conveyor.monitoring.performance.estimates import (
 )
 from conveyor.monitoring.performance.sampling_error import SamplingError
 
-Calibration = Literal["auto", "isotonic", "none"]
 CONFUSION_CELLS = ("true_positive", "false_positive", "false_negative", "true_negative")
 # Stratified 90/10 splits need two rows of each class in every test fold.
 MIN_REFERENCE_ROWS = 20
@@ -50,7 +49,7 @@ def _read(
     return score, pred, truth
 
 
-class CBPE:
+class CBPE(ConfidenceEstimator):
     """Confidence-Based Performance Estimation for binary classifiers (NannyML's method).
 
     ``fit`` learns, on a labeled reference, whether the model's probabilities need calibrating
@@ -76,25 +75,6 @@ class CBPE:
         /en/stable/how_it_works/performance_estimation.html; source
         ``nannyml/performance_estimation/confidence_based`` (v0.13).
     """
-
-    def __init__(
-        self,
-        *,
-        metrics: Sequence[str] = ("roc_auc", "f1", "accuracy"),
-        chunk_size: int | None = None,
-        calibration: Calibration = "auto",
-    ) -> None:
-        self.metrics = tuple(metrics)
-        self.chunk_size = chunk_size
-        self.calibration = calibration
-
-    def get_params(self) -> dict[str, Any]:
-        """Return the configuration given to ``__init__``."""
-        return {
-            "metrics": self.metrics,
-            "chunk_size": self.chunk_size,
-            "calibration": self.calibration,
-        }
 
     def _metric_names(self) -> list[str]:
         names: list[str] = []

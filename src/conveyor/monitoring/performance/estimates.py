@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any, Literal
 
 import numpy as np
 
@@ -153,3 +154,29 @@ def estimated(
         is_alert=value is not None and thresholds.is_alert(value),
         realized=realized,
     )
+
+
+Calibration = Literal["auto", "isotonic", "none"]
+
+
+class ConfidenceEstimator:
+    """The configuration CBPE shares between its binary and multiclass forms."""
+
+    def __init__(
+        self,
+        *,
+        metrics: Sequence[str] = ("roc_auc", "f1", "accuracy"),
+        chunk_size: int | None = None,
+        calibration: Calibration = "auto",
+    ) -> None:
+        self.metrics = tuple(metrics)
+        self.chunk_size = chunk_size
+        self.calibration = calibration
+
+    def get_params(self) -> dict[str, Any]:
+        """Return the configuration given to ``__init__``."""
+        return {
+            "metrics": self.metrics,
+            "chunk_size": self.chunk_size,
+            "calibration": self.calibration,
+        }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, Self
+from typing import Self
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -21,6 +21,7 @@ from conveyor.monitoring.performance._inputs import (
 )
 from conveyor.monitoring.performance.estimates import (
     Chunk,
+    ConfidenceEstimator,
     EstimatedMetric,
     Thresholds,
     estimated,
@@ -29,7 +30,6 @@ from conveyor.monitoring.performance.estimates import (
 from conveyor.monitoring.performance.expected import ExpectedConfusion, expected_roc_auc
 from conveyor.monitoring.performance.realized import Label, as_labels
 
-Calibration = Literal["auto", "isotonic", "none"]
 MIN_ROWS_PER_CLASS = 2
 ErrorModel = sampling_error.SamplingError | sampling_error.MacroSamplingError
 
@@ -124,7 +124,7 @@ def _error_model(name: str, truth: IntArray, rows: _Rows) -> ErrorModel:
     return sampling_error.MacroSamplingError(tuple(per_class), 1.2 if name == "roc_auc" else 1.0)
 
 
-class MulticlassCBPE:
+class MulticlassCBPE(ConfidenceEstimator):
     """Confidence-Based Performance Estimation for multiclass classifiers (NannyML's method).
 
     Each class's probability column is calibrated one-vs-rest (isotonic regression where it
@@ -144,25 +144,6 @@ class MulticlassCBPE:
         ``nannyml/performance_estimation/confidence_based`` and
         ``nannyml/sampling_error/multiclass_classification.py`` (v0.13).
     """
-
-    def __init__(
-        self,
-        *,
-        metrics: Sequence[str] = ("roc_auc", "f1", "accuracy"),
-        chunk_size: int | None = None,
-        calibration: Calibration = "auto",
-    ) -> None:
-        self.metrics = tuple(metrics)
-        self.chunk_size = chunk_size
-        self.calibration = calibration
-
-    def get_params(self) -> dict[str, Any]:
-        """Return the configuration given to ``__init__``."""
-        return {
-            "metrics": self.metrics,
-            "chunk_size": self.chunk_size,
-            "calibration": self.calibration,
-        }
 
     def fit(
         self,

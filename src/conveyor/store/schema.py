@@ -43,6 +43,7 @@ experiments = Table(
     Column("lifecycle_stage", String(20), nullable=False, default="active"),
     Column("creation_time", BigInteger, nullable=False),
     Column("last_update_time", BigInteger, nullable=False),
+    Column("project", String(250), nullable=False, default="default", server_default="default"),
 )
 
 experiment_tags = Table(
@@ -230,4 +231,232 @@ notification_deliveries = Table(
     Column("error", Text, nullable=True),
     Column("time", BigInteger, nullable=False),
     Index(None, "monitor_id", "time"),
+)
+
+# Projects group experiments and registered models; roles are granted per project. Experiments
+# carry their project's name (``experiments.project``, added in migration 0003).
+projects = Table(
+    "projects",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+# Dataset versions: content-addressed snapshots (Parquet for frames, a file manifest for paths),
+# their schema, row count and statistical profile (blobs). Identical content is one version.
+datasets = Table(
+    "datasets",
+    metadata,
+    Column("dataset_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("project", String(250), nullable=False, default="default"),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+)
+
+dataset_versions = Table(
+    "dataset_versions",
+    metadata,
+    Column("dataset_id", Integer, ForeignKey("datasets.dataset_id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("digest", String(64), nullable=False),  # of the content (snapshot or manifest)
+    Column("kind", String(20), nullable=False),  # "parquet" | "files"
+    Column("snapshot_digest", String(64), nullable=False),  # blob: Parquet file or manifest JSON
+    Column("schema", Text, nullable=False),  # JSON
+    Column("row_count", BigInteger, nullable=True),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("profile_digest", String(64), nullable=True),  # blob: statistical profile JSON
+    Column("source", Text, nullable=False, default=""),
+    Column("run_uuid", RUN_ID, nullable=True),  # the run that logged it, if any
+    Column("created_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("dataset_id", "version"),
+    Index(None, "dataset_id", "digest", unique=True),
+)
+
+# Which dataset versions a run consumed (training, validation, ...): the lineage edge
+# dataset version -> run.
+run_inputs = Table(
+    "run_inputs",
+    metadata,
+    Column("run_uuid", RUN_ID, nullable=False),
+    Column("dataset_id", Integer, ForeignKey("datasets.dataset_id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("context", String(100), nullable=False, default="training"),
+    Column("created_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("run_uuid", "dataset_id", "version", "context"),
+    Index(None, "dataset_id", "version"),
+)
+
+# The model registry.
+registered_models = Table(
+    "registered_models",
+    metadata,
+    Column("model_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("project", String(250), nullable=False, default="default"),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+)
+
+registered_model_tags = Table(
+    "registered_model_tags",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.model_id"), nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "key"),
+)
+
+model_versions = Table(
+    "model_versions",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.model_id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("source", Text, nullable=False),  # runs:/RUN/path, mlflow-artifacts:/..., or a path
+    Column("run_uuid", RUN_ID, nullable=True),
+    Column("status", String(20), nullable=False, default="READY"),
+    Column("stage", String(20), nullable=False, default="None"),  # MLflow's legacy stages
+    Column("description", Text, nullable=False, default=""),
+    Column("user_id", String(250), nullable=False, default=""),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("model_id", "version"),
+    Index(None, "run_uuid"),
+)
+
+model_version_tags = Table(
+    "model_version_tags",
+    metadata,
+    Column("model_id", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("key", String(250), nullable=False),
+    Column("value", Text, nullable=False),
+    PrimaryKeyConstraint("model_id", "version", "key"),
+)
+
+model_aliases = Table(
+    "model_aliases",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.model_id"), nullable=False),
+    Column("alias", String(250), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("model_id", "alias"),
+)
+
+# Approval policy per registered model and alias ("*" matches every alias): moving the alias
+# needs ``required`` approvals from users holding ``role``, none of them the requester.
+approval_policies = Table(
+    "approval_policies",
+    metadata,
+    Column("model_id", Integer, ForeignKey("registered_models.model_id"), nullable=False),
+    Column("alias", String(250), nullable=False),
+    Column("required", Integer, nullable=False, default=1),
+    Column("role", String(50), nullable=False, default="approver"),
+    Column("created_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("model_id", "alias"),
+)
+
+approval_requests = Table(
+    "approval_requests",
+    metadata,
+    Column("request_id", String(32), primary_key=True),
+    Column("model_id", Integer, ForeignKey("registered_models.model_id"), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("alias", String(250), nullable=False),
+    Column("requester", String(250), nullable=False),
+    Column("state", String(20), nullable=False),  # pending | applied | rejected | cancelled
+    Column("comment", Text, nullable=False, default=""),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    Index(None, "model_id", "state"),
+)
+
+approval_decisions = Table(
+    "approval_decisions",
+    metadata,
+    Column("request_id", String(32), ForeignKey("approval_requests.request_id"), nullable=False),
+    Column("approver", String(250), nullable=False),
+    Column("decision", String(20), nullable=False),  # approve | reject
+    Column("comment", Text, nullable=False, default=""),
+    Column("time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("request_id", "approver"),
+)
+
+# Identity: users, hashed bearer tokens, roles per project.
+users = Table(
+    "users",
+    metadata,
+    Column("name", String(250), primary_key=True),
+    Column("is_admin", Integer, nullable=False, default=0),
+    Column("created_time", BigInteger, nullable=False),
+    Column("disabled_time", BigInteger, nullable=True),
+)
+
+role_bindings = Table(
+    "role_bindings",
+    metadata,
+    Column("user_name", String(250), ForeignKey("users.name"), nullable=False),
+    Column("project", String(250), nullable=False),
+    Column("role", String(20), nullable=False),  # viewer | editor | approver | admin
+    Column("created_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("user_name", "project"),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_id", String(32), primary_key=True),
+    Column("user_name", String(250), ForeignKey("users.name"), nullable=False),
+    Column("token_hash", String(64), nullable=False, unique=True),  # SHA-256 of the secret
+    Column("description", Text, nullable=False, default=""),
+    Column("created_time", BigInteger, nullable=False),
+    Column("expires_time", BigInteger, nullable=True),
+    Column("revoked_time", BigInteger, nullable=True),
+    Column("last_used_time", BigInteger, nullable=True),
+    Index(None, "user_name"),
+)
+
+# Webhooks subscribe to event types; a dispatcher reads the event log after its cursor, records
+# one delivery per (webhook, event), signs the JSON with HMAC-SHA256 and retries with backoff.
+webhooks = Table(
+    "webhooks",
+    metadata,
+    Column("webhook_id", String(32), primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", Text, nullable=False),  # JSON list of action patterns ("registry.*")
+    Column("secret", Text, nullable=False),  # HMAC key; never returned after creation
+    Column("project", String(250), nullable=False, default="default"),
+    Column("description", Text, nullable=False, default=""),
+    Column("active", Integer, nullable=False, default=1),
+    Column("created_time", BigInteger, nullable=False),
+)
+
+webhook_deliveries = Table(
+    "webhook_deliveries",
+    metadata,
+    Column("delivery_id", Integer, primary_key=True, autoincrement=True),
+    Column("webhook_id", String(32), ForeignKey("webhooks.webhook_id"), nullable=False),
+    Column("event_seq", BigInteger, nullable=False),
+    Column("state", String(20), nullable=False),  # pending | delivered | failed
+    Column("attempts", Integer, nullable=False, default=0),
+    Column("http_status", Integer, nullable=True),
+    Column("error", Text, nullable=True),
+    Column("next_attempt_time", BigInteger, nullable=False),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+    Index(None, "webhook_id", "event_seq", unique=True),
+    Index(None, "state", "next_attempt_time"),
+)
+
+# Positions of event-log readers (the webhook dispatcher, ...), advanced with what they handled.
+event_cursors = Table(
+    "event_cursors",
+    metadata,
+    Column("name", String(100), primary_key=True),
+    Column("seq", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
 )

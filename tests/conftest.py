@@ -74,6 +74,8 @@ def _empty(workspace: Workspace) -> None:
     tables = ", ".join(t.name for t in schema.metadata.sorted_tables)
     with workspace.engine.begin() as conn:
         conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+        # migration 0003 seeds the default project; the truncate removed it
+        conn.execute(text("INSERT INTO projects VALUES ('default', '', 0)"))
     workspace.experiments.ensure_default()
 
 

@@ -297,6 +297,8 @@ registered_models = Table(
     Column("name", String(250), nullable=False, unique=True),
     Column("project", String(250), nullable=False, default="default"),
     Column("description", Text, nullable=False, default=""),
+    # the highest version number ever issued: deleted versions' numbers are never reused
+    Column("last_version", Integer, nullable=False, default=0),
     Column("created_time", BigInteger, nullable=False),
     Column("updated_time", BigInteger, nullable=False),
 )

@@ -56,6 +56,7 @@ def upgrade() -> None:
         sa.Column("name", sa.String(length=250), nullable=False),
         sa.Column("project", sa.String(length=250), nullable=False),
         sa.Column("description", sa.Text(), nullable=False),
+        sa.Column("last_version", sa.Integer(), nullable=False),
         sa.Column("created_time", sa.BigInteger(), nullable=False),
         sa.Column("updated_time", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("model_id", name=op.f("pk_registered_models")),

@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import httpx
 import uvicorn
@@ -43,7 +44,7 @@ def wait_healthy(url: str, timeout_s: float = 30.0) -> None:
 class ThreadServer:
     """uvicorn serving ``create_app(workspace)`` in a background thread."""
 
-    def __init__(self, workspace: Workspace, **app_kwargs: int) -> None:
+    def __init__(self, workspace: Workspace, **app_kwargs: Any) -> None:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(

@@ -28,13 +28,17 @@ _EXPORTS: dict[str, str] = {
     "Client": "conveyor.tracking.client",
     "ConveyorError": "conveyor.errors",
     "active_run": "conveyor.tracking.fluent",
+    "autolog": "conveyor.models.autolog",
     "end_run": "conveyor.tracking.fluent",
     "flush": "conveyor.tracking.fluent",
     "get_client": "conveyor.tracking.fluent",
+    "load_model": "conveyor.models.load",
     "log_artifact": "conveyor.tracking.fluent",
     "log_artifacts": "conveyor.tracking.fluent",
+    "log_dataset": "conveyor.data.api",
     "log_metric": "conveyor.tracking.fluent",
     "log_metrics": "conveyor.tracking.fluent",
+    "log_model": "conveyor.models.log",
     "log_param": "conveyor.tracking.fluent",
     "log_params": "conveyor.tracking.fluent",
     "set_experiment": "conveyor.tracking.fluent",
@@ -49,13 +53,17 @@ __all__ = [
     "ConveyorError",
     "__version__",
     "active_run",
+    "autolog",
     "end_run",
     "flush",
     "get_client",
+    "load_model",
     "log_artifact",
     "log_artifacts",
+    "log_dataset",
     "log_metric",
     "log_metrics",
+    "log_model",
     "log_param",
     "log_params",
     "set_experiment",
@@ -65,7 +73,11 @@ __all__ = [
 ]
 
 if TYPE_CHECKING:
+    from conveyor.data.api import log_dataset
     from conveyor.errors import ConveyorError
+    from conveyor.models.autolog import autolog
+    from conveyor.models.load import load_model
+    from conveyor.models.log import log_model
     from conveyor.tracking.client import Client
     from conveyor.tracking.fluent import (
         ActiveRun,

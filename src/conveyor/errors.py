@@ -7,6 +7,8 @@ there is one, and a CLI exit code::
     ConveyorError                      500  INTERNAL_ERROR
     ├── InvalidArgumentError           400  INVALID_PARAMETER_VALUE
     │   └── LimitExceededError         400  INVALID_PARAMETER_VALUE
+    ├── UnauthenticatedError           401  UNAUTHENTICATED
+    ├── PermissionDeniedError          403  PERMISSION_DENIED
     ├── NotFoundError                  404  RESOURCE_DOES_NOT_EXIST
     │   └── BlobNotFoundError          404  RESOURCE_DOES_NOT_EXIST
     ├── AlreadyExistsError             409  RESOURCE_ALREADY_EXISTS
@@ -47,6 +49,22 @@ class InvalidArgumentError(ConveyorError):
 
 class LimitExceededError(InvalidArgumentError):
     """A value is larger than Conveyor accepts (param length, batch size, ...)."""
+
+
+class UnauthenticatedError(ConveyorError):
+    """The request carries no valid credentials (missing, unknown, expired or revoked token)."""
+
+    status_code = 401
+    code = "UNAUTHENTICATED"
+    exit_code = 6
+
+
+class PermissionDeniedError(ConveyorError):
+    """The caller is known but lacks the role the operation needs."""
+
+    status_code = 403
+    code = "PERMISSION_DENIED"
+    exit_code = 6
 
 
 class NotFoundError(ConveyorError):
@@ -103,4 +121,6 @@ __all__ = [
     "LimitExceededError",
     "NotFoundError",
     "PayloadTooLargeError",
+    "PermissionDeniedError",
+    "UnauthenticatedError",
 ]

@@ -27,6 +27,18 @@ class Settings(BaseSettings):
     monitor_interval_s: float = Field(
         default=30.0, ge=0, description="server: evaluate monitors this often (0: never)"
     )
+    auth: bool = Field(default=False, description="server: require bearer tokens (--auth)")
+    auth_cache_ttl_s: float = Field(
+        default=2.0, ge=0, le=2.0, description="server: how long a checked token is trusted"
+    )
+    user: str | None = Field(default=None, description="local user name (default: OS user)")
+    webhook_interval_s: float = Field(
+        default=1.0, ge=0, description="server: dispatch webhooks this often (0: never)"
+    )
+    webhook_max_attempts: int = Field(default=6, ge=1, description="webhook delivery attempts")
+    webhook_backoff_s: float = Field(default=1.0, gt=0, description="first retry delay")
+    webhook_backoff_cap_s: float = Field(default=300.0, gt=0, description="longest retry delay")
+    webhook_timeout_s: float = Field(default=10.0, gt=0, description="webhook POST timeout")
 
     def resolved_db_url(self) -> str:
         """Return the metadata URL, defaulting to SQLite inside the workspace."""

@@ -32,16 +32,52 @@ def test_no_operation_answers_with_a_server_error(tmp_path: Path) -> None:
     assert failures == []
 
 
-def _fuzz(operation: Any, failures: list[tuple[str, int, str]]) -> None:
+def test_no_operation_answers_with_a_server_error_with_auth_on(tmp_path: Path) -> None:
+    """The same fuzzing with ``--auth`` and a valid admin token (fewer examples: time-bound)."""
+    from conveyor.governance import Tokens, Users
+
+    workspace = Workspace(f"sqlite:///{tmp_path}/conveyor.db", str(tmp_path / "blobs"))
+    Users(workspace.engine).create("admin", is_admin=True, actor="test")
+    token = Tokens(workspace.engine).create("admin", actor="test").token
+    app = create_app(workspace, monitor_interval_s=0, webhook_interval_s=0, auth=True)
+    schema = schemathesis.openapi.from_asgi(
+        "/openapi.json", app, headers={"Authorization": f"Bearer {token}"}
+    )
+    failures: list[tuple[str, int, str]] = []
+    statuses: list[int] = []
+    for operation in [result.ok() for result in schema.get_all_operations()]:
+        _fuzz(
+            operation,
+            failures,
+            examples=5,
+            headers={"Authorization": f"Bearer {token}"},
+            statuses=statuses,
+        )
+    workspace.close()
+    assert failures == []
+    assert statuses
+    assert 401 not in statuses  # the token was sent: the fuzzing reached the routes
+
+
+def _fuzz(
+    operation: Any,
+    failures: list[tuple[str, int, str]],
+    *,
+    examples: int = EXAMPLES_PER_OPERATION,
+    headers: dict[str, str] | None = None,
+    statuses: list[int] | None = None,
+) -> None:
     @given(case=operation.as_strategy())
     @settings(
-        max_examples=EXAMPLES_PER_OPERATION,
+        max_examples=examples,
         deadline=None,
         suppress_health_check=list(HealthCheck),
         database=None,
     )
     def call(case: Any) -> None:
-        response = case.call()
+        response = case.call(headers=headers)
+        if statuses is not None:
+            statuses.append(response.status_code)
         if response.status_code >= 500:
             failures.append((operation.label, response.status_code, response.text[:200]))
 

@@ -9,7 +9,18 @@ import click
 import typer
 from rich.console import Console
 
-from conveyor.cli import audit, experiments, monitors, quickstart, runs, serve
+from conveyor.cli import (
+    audit,
+    data,
+    experiments,
+    identity,
+    models,
+    monitors,
+    quickstart,
+    runs,
+    serve,
+    webhooks,
+)
 from conveyor.errors import ConveyorError
 
 app = typer.Typer(
@@ -23,6 +34,13 @@ app.add_typer(experiments.app, name="experiments")
 app.add_typer(runs.app, name="runs")
 app.add_typer(monitors.app, name="monitors")
 app.add_typer(audit.app, name="audit")
+app.add_typer(identity.users_app, name="users")
+app.add_typer(identity.tokens_app, name="tokens")
+app.add_typer(identity.projects_app, name="projects")
+app.add_typer(webhooks.app, name="webhooks")
+app.add_typer(data.app, name="data")
+app.add_typer(models.app, name="models")
+app.command("lineage")(models.lineage)
 app.add_typer(monitors.app, name="monitor", hidden=True)  # `conveyor monitor report ...` reads well
 app.command("server")(serve.server)
 app.command("quickstart")(quickstart.quickstart)

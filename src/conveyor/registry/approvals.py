@@ -105,7 +105,12 @@ class Approvals:
                 conn,
                 action="registry.policy_set",
                 subject=f"models:/{name}",
-                payload={"alias": alias, "required": required, "role": role},
+                payload={
+                    "project": model.project,
+                    "alias": alias,
+                    "required": required,
+                    "role": role,
+                },
                 actor=actor,
             )
         return ApprovalPolicy(name=name, alias=alias, required=required, role=role, created_time=at)
@@ -124,7 +129,7 @@ class Approvals:
                 conn,
                 action="registry.policy_deleted",
                 subject=f"models:/{name}",
-                payload={"alias": alias},
+                payload={"project": model.project, "alias": alias},
                 actor=actor,
             )
 
@@ -245,7 +250,12 @@ class Approvals:
                 conn,
                 action="registry.approval_requested",
                 subject=f"models:/{name}/{number}",
-                payload={"request_id": request_id, "alias": alias, "comment": comment},
+                payload={
+                    "project": model.project,
+                    "request_id": request_id,
+                    "alias": alias,
+                    "comment": comment,
+                },
                 actor=requester,
             )
             row = conn.execute(select(_req).where(_req.c.request_id == request_id)).one()
@@ -352,7 +362,12 @@ class Approvals:
                 conn,
                 action=f"registry.approval_{'granted' if approve else 'rejected'}",
                 subject=subject,
-                payload={"request_id": request_id, "alias": row.alias, "comment": comment},
+                payload={
+                    "project": model.project,
+                    "request_id": request_id,
+                    "alias": row.alias,
+                    "comment": comment,
+                },
                 actor=approver,
             )
             state = row.state
@@ -398,7 +413,7 @@ class Approvals:
                 conn,
                 action="registry.approval_cancelled",
                 subject=f"models:/{model.name}/{row.version}",
-                payload={"request_id": request_id, "alias": row.alias},
+                payload={"project": model.project, "request_id": request_id, "alias": row.alias},
                 actor=actor,
             )
             fresh = conn.execute(select(_req).where(_req.c.request_id == request_id)).one()

@@ -12,12 +12,20 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from conveyor._time import now_ms
 from conveyor.errors import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
 from conveyor.registry.entities import ModelPage, ModelVersion, RegisteredModel, VersionPage
+from conveyor.registry.rows import (
+    check_tag,
+    check_text,
+    model_entities,
+    page_bounds,
+    run_id_of_source,
+    version_entities,
+)
 from conveyor.registry.uris import (
     ModelRef,
     check_alias,
@@ -34,8 +42,6 @@ _mvt = schema.model_version_tags
 _rmt = schema.registered_model_tags
 _al = schema.model_aliases
 _pol = schema.approval_policies
-_MAX_RESULTS = 10_000
-_TAG_KEY_MAX = 250
 
 
 class _Unset:
@@ -43,42 +49,6 @@ class _Unset:
 
 
 UNSET: Any = _Unset()
-
-
-def _check_tag(key: object, value: object) -> tuple[str, str]:
-    if not isinstance(key, str) or not key or len(key) > _TAG_KEY_MAX:
-        msg = f"tag key must be 1-{_TAG_KEY_MAX} characters; got {key!r}"
-        raise InvalidArgumentError(msg, field="key")
-    if not isinstance(value, str):
-        value = str(value)
-    return key, value
-
-
-def _check_text(value: object, field: str) -> str:
-    if not isinstance(value, str) or len(value) > 100_000:
-        msg = f"{field} must be text of at most 100,000 characters"
-        raise InvalidArgumentError(msg, field=field)
-    return value
-
-
-def _page(max_results: int, page_token: str | None) -> tuple[int, int]:
-    if not 1 <= max_results <= _MAX_RESULTS:
-        msg = f"max_results must be between 1 and {_MAX_RESULTS}; got {max_results}"
-        raise InvalidArgumentError(msg, field="max_results")
-    if page_token in (None, ""):
-        return max_results, 0
-    if not page_token.isdigit():
-        msg = f"page_token {page_token!r} was not issued by this server; omit it to start over"
-        raise InvalidArgumentError(msg, field="page_token")
-    return max_results, int(page_token)
-
-
-def run_id_of_source(source: str) -> str | None:
-    """Return the run id of a ``runs:/RUN_ID/path`` source, else None."""
-    if source.startswith("runs:/"):
-        run_id = source[len("runs:/") :].lstrip("/").split("/", 1)[0]
-        return run_id or None
-    return None
 
 
 class Registry:
@@ -114,71 +84,6 @@ class Registry:
             raise NotFoundError(msg, field="version")
         return row
 
-    def _versions(
-        self, conn: Connection, model_names: Mapping[int, str], rows: Sequence[Any]
-    ) -> list[ModelVersion]:
-        if not rows:
-            return []
-        keys = {(r.model_id, r.version) for r in rows}
-        model_ids = {r.model_id for r in rows}
-        tags: dict[tuple[int, int], dict[str, str]] = {}
-        for t in conn.execute(select(_mvt).where(_mvt.c.model_id.in_(model_ids))):
-            if (t.model_id, t.version) in keys:
-                tags.setdefault((t.model_id, t.version), {})[t.key] = t.value
-        aliases: dict[tuple[int, int], list[str]] = {}
-        for a in conn.execute(
-            select(_al).where(_al.c.model_id.in_(model_ids)).order_by(_al.c.alias)
-        ):
-            aliases.setdefault((a.model_id, a.version), []).append(a.alias)
-        return [
-            ModelVersion(
-                name=model_names[r.model_id],
-                version=r.version,
-                source=r.source,
-                run_id=r.run_uuid,
-                status=r.status,
-                stage=r.stage,
-                description=r.description,
-                user_id=r.user_id,
-                created_time=r.created_time,
-                updated_time=r.updated_time,
-                tags=tags.get((r.model_id, r.version), {}),
-                aliases=aliases.get((r.model_id, r.version), []),
-            )
-            for r in rows
-        ]
-
-    def _models(self, conn: Connection, rows: Sequence[Any]) -> list[RegisteredModel]:
-        if not rows:
-            return []
-        ids = [r.model_id for r in rows]
-        tags: dict[int, dict[str, str]] = {}
-        for t in conn.execute(select(_rmt).where(_rmt.c.model_id.in_(ids))):
-            tags.setdefault(t.model_id, {})[t.key] = t.value
-        aliases: dict[int, dict[str, int]] = {}
-        for a in conn.execute(select(_al).where(_al.c.model_id.in_(ids)).order_by(_al.c.alias)):
-            aliases.setdefault(a.model_id, {})[a.alias] = a.version
-        latest = dict(
-            conn.execute(
-                select(_mv.c.model_id, func.max(_mv.c.version))
-                .where(_mv.c.model_id.in_(ids))
-                .group_by(_mv.c.model_id)
-            ).all()
-        )
-        return [
-            RegisteredModel(
-                name=r.name,
-                project=r.project,
-                description=r.description,
-                created_time=r.created_time,
-                updated_time=r.updated_time,
-                tags=tags.get(r.model_id, {}),
-                aliases=aliases.get(r.model_id, {}),
-                latest_version=latest.get(r.model_id),
-            )
-            for r in rows
-        ]
-
     def _touch(self, conn: Connection, model_id: int, at: int) -> None:
         conn.execute(update(_rm).where(_rm.c.model_id == model_id).values(updated_time=at))
 
@@ -194,8 +99,8 @@ class Registry:
     ) -> RegisteredModel:
         """Create a registered model; ``AlreadyExistsError`` if the name is taken."""
         check_name(name)
-        _check_text(description, "description")
-        pairs = [_check_tag(k, v) for k, v in (tags or {}).items()]
+        check_text(description, "description")
+        pairs = [check_tag(k, v) for k, v in (tags or {}).items()]
         at = now_ms()
         with write(self._engine) as conn:
             if conn.execute(select(_rm.c.model_id).where(_rm.c.name == name)).first():
@@ -234,12 +139,12 @@ class Registry:
                 payload={"project": project, "description": description, "tags": dict(pairs)},
                 actor=actor,
             )
-            return self._models(conn, [self._model_row(conn, name)])[0]
+            return model_entities(conn, [self._model_row(conn, name)])[0]
 
     def get_model(self, name: str) -> RegisteredModel:
         """Return a registered model with its tags, aliases and latest version number."""
         with read(self._engine) as conn:
-            return self._models(conn, [self._model_row(conn, name)])[0]
+            return model_entities(conn, [self._model_row(conn, name)])[0]
 
     def project_of(self, name: str) -> str:
         """Return the project a registered model belongs to."""
@@ -255,7 +160,7 @@ class Registry:
         page_token: str | None = None,
     ) -> ModelPage:
         """List registered models by name (``name_like`` is a SQL LIKE pattern)."""
-        limit, offset = _page(max_results, page_token)
+        limit, offset = page_bounds(max_results, page_token)
         stmt = select(_rm).order_by(_rm.c.name).limit(limit + 1).offset(offset)
         if name_like:
             stmt = stmt.where(_rm.c.name.like(name_like))
@@ -263,13 +168,13 @@ class Registry:
             stmt = stmt.where(_rm.c.project.in_(list(projects)))
         with read(self._engine) as conn:
             rows = conn.execute(stmt).all()
-            models = self._models(conn, rows[:limit])
+            models = model_entities(conn, rows[:limit])
         token = str(offset + limit) if len(rows) > limit else None
         return ModelPage(models=models, next_page_token=token)
 
     def update_model(self, name: str, *, description: str, actor: str = "local") -> RegisteredModel:
         """Replace a registered model's description."""
-        _check_text(description, "description")
+        check_text(description, "description")
         at = now_ms()
         with write(self._engine) as conn:
             row = self._model_row(conn, name, lock=True)
@@ -282,10 +187,10 @@ class Registry:
                 conn,
                 action="registry.model_updated",
                 subject=f"models:/{name}",
-                payload={"description": description},
+                payload={"project": row.project, "description": description},
                 actor=actor,
             )
-            return self._models(conn, [self._model_row(conn, name)])[0]
+            return model_entities(conn, [self._model_row(conn, name)])[0]
 
     def rename_model(self, name: str, new_name: str, *, actor: str = "local") -> RegisteredModel:
         """Rename a registered model (its versions, aliases and tags follow)."""
@@ -305,10 +210,10 @@ class Registry:
                 conn,
                 action="registry.model_renamed",
                 subject=f"models:/{name}",
-                payload={"new_name": new_name},
+                payload={"project": row.project, "new_name": new_name},
                 actor=actor,
             )
-            return self._models(conn, [self._model_row(conn, new_name)])[0]
+            return model_entities(conn, [self._model_row(conn, new_name)])[0]
 
     def delete_model(self, name: str, *, actor: str = "local") -> None:
         """Delete a registered model with its versions, aliases, tags, policies and requests.
@@ -329,12 +234,16 @@ class Registry:
                 conn.execute(delete(table).where(table.c.model_id == mid))
             conn.execute(delete(_rm).where(_rm.c.model_id == mid))
             events.append(
-                conn, action="registry.model_deleted", subject=f"models:/{name}", actor=actor
+                conn,
+                action="registry.model_deleted",
+                subject=f"models:/{name}",
+                payload={"project": row.project},
+                actor=actor,
             )
 
     def set_model_tag(self, name: str, key: str, value: str, *, actor: str = "local") -> None:
         """Set (or replace) a tag on a registered model."""
-        key, value = _check_tag(key, value)
+        key, value = check_tag(key, value)
         with write(self._engine) as conn:
             row = self._model_row(conn, name, lock=True)
             conn.execute(delete(_rmt).where(_rmt.c.model_id == row.model_id, _rmt.c.key == key))
@@ -344,7 +253,7 @@ class Registry:
                 conn,
                 action="registry.model_tag_set",
                 subject=f"models:/{name}",
-                payload={"key": key, "value": value},
+                payload={"project": row.project, "key": key, "value": value},
                 actor=actor,
             )
 
@@ -362,7 +271,7 @@ class Registry:
                 conn,
                 action="registry.model_tag_deleted",
                 subject=f"models:/{name}",
-                payload={"key": key},
+                payload={"project": row.project, "key": key},
                 actor=actor,
             )
 
@@ -388,8 +297,8 @@ class Registry:
             msg = "source must be a model URI such as runs:/RUN_ID/model"
             raise InvalidArgumentError(msg, field="source")
         run_id = run_id or run_id_of_source(source)
-        _check_text(description, "description")
-        pairs = [_check_tag(k, v) for k, v in (tags or {}).items()]
+        check_text(description, "description")
+        pairs = [check_tag(k, v) for k, v in (tags or {}).items()]
         check_name(name)
         if create_model:
             with contextlib.suppress(AlreadyExistsError):
@@ -436,11 +345,16 @@ class Registry:
                 conn,
                 action="registry.version_created",
                 subject=f"models:/{name}/{version}",
-                payload={"source": source, "run_id": run_id, "tags": dict(pairs)},
+                payload={
+                    "project": model.project,
+                    "source": source,
+                    "run_id": run_id,
+                    "tags": dict(pairs),
+                },
                 actor=actor,
             )
             row = self._version_row(conn, model, version)
-            return self._versions(conn, {model.model_id: name}, [row])[0]
+            return version_entities(conn, {model.model_id: name}, [row])[0]
 
     def get_version(self, name: str, version: int | str) -> ModelVersion:
         """Return one model version with its tags and aliases."""
@@ -448,7 +362,7 @@ class Registry:
         with read(self._engine) as conn:
             model = self._model_row(conn, name)
             row = self._version_row(conn, model, number)
-            return self._versions(conn, {model.model_id: model.name}, [row])[0]
+            return version_entities(conn, {model.model_id: model.name}, [row])[0]
 
     def search_versions(
         self,
@@ -460,7 +374,7 @@ class Registry:
         page_token: str | None = None,
     ) -> VersionPage:
         """List model versions of one model (newest first) or of one run."""
-        limit, offset = _page(max_results, page_token)
+        limit, offset = page_bounds(max_results, page_token)
         stmt = (
             select(_mv, _rm.c.name.label("model_name"))
             .join(_rm, _rm.c.model_id == _mv.c.model_id)
@@ -477,7 +391,7 @@ class Registry:
         with read(self._engine) as conn:
             rows = conn.execute(stmt).all()[: limit + 1]
             names = {r.model_id: r.model_name for r in rows}
-            versions = self._versions(conn, names, rows[:limit])
+            versions = version_entities(conn, names, rows[:limit])
         token = str(offset + limit) if len(rows) > limit else None
         return VersionPage(versions=versions, next_page_token=token)
 
@@ -486,7 +400,7 @@ class Registry:
     ) -> ModelVersion:
         """Replace a version's description."""
         number = check_version(version)
-        _check_text(description, "description")
+        check_text(description, "description")
         at = now_ms()
         with write(self._engine) as conn:
             model = self._model_row(conn, name, lock=True)
@@ -500,11 +414,11 @@ class Registry:
                 conn,
                 action="registry.version_updated",
                 subject=f"models:/{name}/{number}",
-                payload={"description": description},
+                payload={"project": model.project, "description": description},
                 actor=actor,
             )
             row = self._version_row(conn, model, number)
-            return self._versions(conn, {model.model_id: name}, [row])[0]
+            return version_entities(conn, {model.model_id: name}, [row])[0]
 
     def delete_version(self, name: str, version: int | str, *, actor: str = "local") -> None:
         """Delete a version and the aliases that point at it."""
@@ -533,7 +447,7 @@ class Registry:
                 conn,
                 action="registry.version_deleted",
                 subject=f"models:/{name}/{number}",
-                payload={"aliases_removed": dropped},
+                payload={"project": model.project, "aliases_removed": dropped},
                 actor=actor,
             )
 
@@ -542,7 +456,7 @@ class Registry:
     ) -> None:
         """Set (or replace) a tag on a model version."""
         number = check_version(version)
-        key, value = _check_tag(key, value)
+        key, value = check_tag(key, value)
         with write(self._engine) as conn:
             model = self._model_row(conn, name, lock=True)
             self._version_row(conn, model, number)
@@ -558,7 +472,7 @@ class Registry:
                 conn,
                 action="registry.version_tag_set",
                 subject=f"models:/{name}/{number}",
-                payload={"key": key, "value": value},
+                payload={"project": model.project, "key": key, "value": value},
                 actor=actor,
             )
 
@@ -582,7 +496,7 @@ class Registry:
                 conn,
                 action="registry.version_tag_deleted",
                 subject=f"models:/{name}/{number}",
-                payload={"key": key},
+                payload={"project": model.project, "key": key},
                 actor=actor,
             )
 
@@ -629,11 +543,16 @@ class Registry:
                 conn,
                 action="registry.stage_transitioned",
                 subject=f"models:/{name}/{number}",
-                payload={"from": before.stage, "to": stage, "archived": archived},
+                payload={
+                    "project": model.project,
+                    "from": before.stage,
+                    "to": stage,
+                    "archived": archived,
+                },
                 actor=actor,
             )
             row = self._version_row(conn, model, number)
-            return self._versions(conn, {model.model_id: name}, [row])[0]
+            return version_entities(conn, {model.model_id: name}, [row])[0]
 
     def latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         """Newest version per stage (every stage when ``stages`` is empty), like MLflow."""
@@ -648,7 +567,7 @@ class Registry:
                 newest[r.stage] = r
             picked = [newest[s] for s in (wanted or list(newest)) if s in newest]
             picked.sort(key=lambda r: r.version)
-            return self._versions(conn, {model.model_id: model.name}, picked)
+            return version_entities(conn, {model.model_id: model.name}, picked)
 
     # -- aliases ---------------------------------------------------------------------------
     def _policy(self, conn: Connection, model_id: int, alias: str) -> Any:
@@ -709,7 +628,7 @@ class Registry:
             conn,
             action="registry.alias_set",
             subject=f"models:/{model.name}/{version}",
-            payload=payload,
+            payload={"project": model.project, **payload},
             actor=actor,
         )
         return int(current) if current is not None else None
@@ -763,7 +682,7 @@ class Registry:
                 conn,
                 action="registry.alias_deleted",
                 subject=f"models:/{name}/{current}",
-                payload={"alias": alias, "version": current},
+                payload={"project": model.project, "alias": alias, "version": current},
                 actor=actor,
             )
 
@@ -798,4 +717,4 @@ class Registry:
             if row is None:
                 msg = f"{ref.uri()} names no version of {ref.name!r}"
                 raise NotFoundError(msg, field="version")
-            return self._versions(conn, {model.model_id: model.name}, [row])[0]
+            return version_entities(conn, {model.model_id: model.name}, [row])[0]

@@ -4,16 +4,21 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from typing import Any
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI, params
 from fastapi.responses import PlainTextResponse
 from starlette.concurrency import run_in_threadpool
 
 from conveyor import __version__
 from conveyor.server import mlflow_compat
+from conveyor.server.api import datasets as datasets_api
+from conveyor.server.api import identity as identity_api
 from conveyor.server.api import monitoring as monitoring_api
+from conveyor.server.api import registry as registry_api
 from conveyor.server.api import tracking as tracking_api
+from conveyor.server.api import webhooks as webhooks_api
 from conveyor.server.body_limit import BodyLimitMiddleware
 from conveyor.server.errors import install_error_handlers
 from conveyor.settings import get_settings
@@ -30,8 +35,8 @@ def monitors_of(app: FastAPI) -> Any:
     return app.state.monitors
 
 
-def _lifespan(app: FastAPI, interval_s: float) -> Any:
-    """Run the monitor loop while the server runs (``interval_s`` 0: not at all)."""
+def _lifespan(app: FastAPI, interval_s: float, webhook_interval_s: float = 0.0) -> Any:
+    """Run the monitor loop and the webhook dispatcher while the server runs (0: not at all)."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -43,13 +48,32 @@ def _lifespan(app: FastAPI, interval_s: float) -> Any:
             if interval_s > 0
             else None
         )
+        dispatcher = _start_dispatcher(engine, webhook_interval_s)
         try:
             yield
         finally:
             if loop is not None:
                 loop.stop()
+            if dispatcher is not None:
+                dispatcher.stop()
 
     return lifespan
+
+
+def _start_dispatcher(engine: Any, interval_s: float) -> Any:
+    """Start the webhook dispatcher thread (None when ``interval_s`` is 0)."""
+    if interval_s <= 0:
+        return None
+    from conveyor.governance.dispatcher import DispatchConfig, Dispatcher
+
+    settings = get_settings()
+    config = DispatchConfig(
+        max_attempts=settings.webhook_max_attempts,
+        backoff_s=settings.webhook_backoff_s,
+        backoff_cap_s=settings.webhook_backoff_cap_s,
+        timeout_s=settings.webhook_timeout_s,
+    )
+    return Dispatcher(engine, config).start(interval_s)
 
 
 def create_app(
@@ -57,11 +81,15 @@ def create_app(
     *,
     max_request_bytes: int | None = None,
     monitor_interval_s: float | None = None,
+    auth: bool | None = None,
+    webhook_interval_s: float | None = None,
 ) -> FastAPI:
     """Build the server application over ``workspace`` (the settings' workspace by default).
 
     The server also evaluates every monitor every ``monitor_interval_s`` seconds (setting
-    ``CONVEYOR_MONITOR_INTERVAL_S``, default 30; 0 turns the loop off).
+    ``CONVEYOR_MONITOR_INTERVAL_S``, default 30; 0 turns the loop off). With ``auth`` (setting
+    ``CONVEYOR_AUTH``) every route but ``/health`` needs a bearer token and tracking routes are
+    scoped to the caller's projects (``conveyor.server.auth``, ``project_scope``).
     """
     settings = get_settings()
     app = FastAPI(
@@ -75,14 +103,23 @@ def create_app(
     ws = workspace or Workspace.from_settings(settings)
     app.state.client = LocalClient(workspace=ws)
     app.state.monitors = None  # built on first use: see monitors_of
+    app.state.authenticator = None  # set by _install_auth when auth is on
     interval = settings.monitor_interval_s if monitor_interval_s is None else monitor_interval_s
-    app.router.lifespan_context = _lifespan(app, interval)
+    hooks = settings.webhook_interval_s if webhook_interval_s is None else webhook_interval_s
+    app.router.lifespan_context = _lifespan(app, interval, hooks)
     app.add_middleware(
         BodyLimitMiddleware, max_bytes=max_request_bytes or settings.max_request_bytes
     )
     install_error_handlers(app)
+    auth_on = settings.auth if auth is None else auth
+    scoped = _install_auth(app, ws, settings.auth_cache_ttl_s) if auth_on else _NO_SCOPES
 
-    mlflow_compat.mount(app)  # first: its prefixes are matched before the native routes
+    # first: its prefixes are matched before the native routes
+    mlflow_compat.mount(
+        app,
+        tracking_dependencies=scoped.mlflow_tracking,
+        artifact_dependencies=scoped.mlflow_artifacts,
+    )
 
     @app.get("/health", include_in_schema=False)
     async def health() -> dict[str, str]:
@@ -102,6 +139,42 @@ def create_app(
         text = await run_in_threadpool(render)
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
-    app.include_router(tracking_api.router, prefix="/api/v1")
-    app.include_router(monitoring_api.router, prefix="/api/v1")
+    app.include_router(tracking_api.router, prefix="/api/v1", dependencies=scoped.tracking)
+    app.include_router(monitoring_api.router, prefix="/api/v1", dependencies=scoped.monitoring)
+    app.include_router(identity_api.router, prefix="/api/v1")
+    app.include_router(webhooks_api.router, prefix="/api/v1")
+    app.include_router(registry_api.router, prefix="/api/v1")
+    app.include_router(datasets_api.router, prefix="/api/v1")
     return app
+
+
+@dataclass(frozen=True)
+class _Scopes:
+    """Router dependencies that scope requests to the caller's projects (auth on only)."""
+
+    tracking: list[params.Depends] = field(default_factory=list)
+    monitoring: list[params.Depends] = field(default_factory=list)
+    mlflow_tracking: list[params.Depends] = field(default_factory=list)
+    mlflow_artifacts: list[params.Depends] = field(default_factory=list)
+
+
+_NO_SCOPES = _Scopes()
+
+
+def _install_auth(app: FastAPI, ws: Workspace, ttl_s: float) -> _Scopes:
+    """Authenticate every request and return the project-scoping dependencies."""
+    from conveyor.governance.scoping import ProjectResolver
+    from conveyor.governance.tokens import Authenticator
+    from conveyor.server import project_scope
+    from conveyor.server.auth import AuthMiddleware
+    from conveyor.server.mlflow_compat import scope as mlflow_scope
+
+    app.state.authenticator = Authenticator(ws.engine, ttl_s=ttl_s)
+    app.state.project_resolver = ProjectResolver(ws.engine)
+    app.add_middleware(AuthMiddleware, authenticator=app.state.authenticator)
+    return _Scopes(
+        tracking=[Depends(project_scope.scope_native_tracking)],
+        monitoring=[Depends(project_scope.scope_monitoring)],
+        mlflow_tracking=[Depends(mlflow_scope.scope_mlflow_tracking)],
+        mlflow_artifacts=[Depends(project_scope.scope_mlflow_artifacts)],
+    )

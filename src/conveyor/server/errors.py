@@ -33,11 +33,17 @@ def error_response(
     request: Request, status: int, code: str, message: str, field: str | None
 ) -> JSONResponse:
     """Render an error in the shape the caller's API uses."""
+    # A 401 names the scheme to use (RFC 9110); the mlflow client then sends its token.
+    headers = {"WWW-Authenticate": 'Bearer realm="conveyor"'} if status == 401 else None
     if _is_mlflow(request):
         code, status = _MLFLOW_STATUS.get(code, (code, status))
-        return JSONResponse({"error_code": code, "message": message}, status_code=status)
+        return JSONResponse(
+            {"error_code": code, "message": message}, status_code=status, headers=headers
+        )
     return JSONResponse(
-        {"error": {"code": code, "message": message, "field": field}}, status_code=status
+        {"error": {"code": code, "message": message, "field": field}},
+        status_code=status,
+        headers=headers,
     )
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from conveyor._time import now_ms
 from conveyor.tracking.entities import (
@@ -23,6 +23,12 @@ from conveyor.tracking.entities import (
     ViewType,
     check_status,
 )
+
+if TYPE_CHECKING:  # datasets
+    import pyarrow as pa
+
+    from conveyor.data.entities import Dataset, DatasetDiff, DatasetVersion, RunInput
+    from conveyor.data.service import Datasets
 
 
 def open_client(server: str | None = None) -> Client:
@@ -233,3 +239,92 @@ class Client(ABC):
 
     def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections."""
+
+    # datasets: the local transport's implementation; HttpClient overrides every method.
+    def _dataset_service(self) -> Datasets:
+        """Return the workspace's dataset service, built on first use."""
+        from conveyor.data.service import Datasets
+
+        service = self.__dict__.get("_datasets")
+        if service is None:
+            workspace = getattr(self, "workspace", None)
+            if workspace is None:
+                msg = f"{type(self).__name__} has no workspace for datasets"
+                raise NotImplementedError(msg)
+            service = Datasets(workspace.engine, workspace.blobs)
+            self.__dict__["_datasets"] = service
+        return service
+
+    def log_dataset_table(
+        self,
+        name: str,
+        data: object,
+        *,
+        context: str = "training",
+        run_id: str | None = None,
+        description: str | None = None,
+        source: str = "",
+    ) -> DatasetVersion:
+        """Version a frame as a Parquet snapshot (identical data: the existing version)."""
+        return self._dataset_service().log_table(
+            name, data, context=context, run_id=run_id, description=description, source=source
+        )
+
+    def log_dataset_files(
+        self,
+        name: str,
+        path: str | Path,
+        *,
+        context: str = "training",
+        run_id: str | None = None,
+        description: str | None = None,
+    ) -> DatasetVersion:
+        """Version a file or directory as a manifest of its files."""
+        return self._dataset_service().log_path(
+            name, path, context=context, run_id=run_id, description=description
+        )
+
+    def list_datasets(self) -> list[Dataset]:
+        """Return every dataset, by name."""
+        return self._dataset_service().list_datasets()
+
+    def get_dataset(self, name: str) -> Dataset:
+        """Return one dataset."""
+        return self._dataset_service().get_dataset(name)
+
+    def list_dataset_versions(self, name: str) -> list[DatasetVersion]:
+        """Return a dataset's versions, oldest first."""
+        return self._dataset_service().list_versions(name)
+
+    def get_dataset_version(self, name: str, version: int | None = None) -> DatasetVersion:
+        """Return one version of a dataset (``None``: the latest)."""
+        return self._dataset_service().get_version(name, version)
+
+    def get_dataset_profile(self, name: str, version: int) -> dict[str, Any] | None:
+        """Return a version's statistical profile (``None`` for file manifests)."""
+        service = self._dataset_service()
+        return service.profile(service.get_version(name, version))
+
+    def read_dataset_table(self, name: str, version: int) -> pa.Table:
+        """Return the Arrow table of a Parquet version."""
+        service = self._dataset_service()
+        return service.read_table(service.get_version(name, version))
+
+    def download_dataset(self, name: str, version: int, dst: str | Path) -> Path:
+        """Write a version under ``dst``: ``NAME-vN.parquet``, or a manifest's files."""
+        service = self._dataset_service()
+        return service.materialize(service.get_version(name, version), dst)
+
+    def diff_datasets(
+        self, name: str, old: str | int | None = None, new: str | int | None = None
+    ) -> DatasetDiff:
+        """Compare two versions of ``name`` (or refs ``OTHER@V``); default: the last two."""
+        return self._dataset_service().diff_pair(name, old, new)
+
+    def dataset_runs(self, name: str, version: int | None = None) -> list[RunInput]:
+        """Return the runs that consumed the dataset (one version, or any)."""
+        return self._dataset_service().runs_of(name, version)
+
+    def run_inputs(self, run_id: str) -> list[RunInput]:
+        """Return the dataset versions a run consumed."""
+        return self._dataset_service().inputs_of(run_id)

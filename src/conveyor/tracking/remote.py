@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 import httpx
@@ -26,6 +26,11 @@ from conveyor.tracking.entities import (
     ViewType,
 )
 from conveyor.tracking.limits import check_int, check_metric_value
+
+if TYPE_CHECKING:  # datasets
+    import pyarrow as pa
+
+    from conveyor.data.entities import Dataset, DatasetDiff, DatasetVersion, RunInput
 
 _ERRORS_BY_STATUS: dict[int, type[errors.ConveyorError]] = {
     400: errors.InvalidArgumentError,
@@ -286,6 +291,153 @@ class HttpClient(Client):
 
     def close(self) -> None:
         self._http.close()
+
+    # datasets: the same methods as the local transport, over /api/v1/datasets
+    def _dataset_path(self, name: str, *rest: str | int) -> str:
+        return "/".join([f"/datasets/{quote(name, safe='')}", *(str(r) for r in rest)])
+
+    def _log_dataset_body(
+        self, name: str, content: Any, media_type: str, params: dict[str, Any]
+    ) -> DatasetVersion:
+        from conveyor.data.entities import DatasetVersion
+
+        query = {k: v for k, v in params.items() if v is not None}
+        response = self._request(
+            "POST",
+            self._dataset_path(name, "versions"),
+            params=query,
+            content=content,
+            headers={"content-type": media_type},
+        )
+        return DatasetVersion.model_validate_json(response.content)
+
+    def log_dataset_table(
+        self,
+        name: str,
+        data: object,
+        *,
+        context: str = "training",
+        run_id: str | None = None,
+        description: str | None = None,
+        source: str = "",
+    ) -> DatasetVersion:
+        from conveyor.data.refs import validate_name
+        from conveyor.data.snapshot import parquet_bytes, to_table
+
+        validate_name(name)
+        body = parquet_bytes(to_table(data))
+        params = {"context": context, "run_id": run_id, "description": description}
+        return self._log_dataset_body(
+            name, body, "application/vnd.apache.parquet", {**params, "source": source}
+        )
+
+    def log_dataset_files(
+        self,
+        name: str,
+        path: str | Path,
+        *,
+        context: str = "training",
+        run_id: str | None = None,
+        description: str | None = None,
+    ) -> DatasetVersion:
+        import tarfile
+        import tempfile
+
+        from conveyor.data.refs import validate_name
+        from conveyor.data.snapshot import files_of
+
+        validate_name(name)
+        local = Path(path)
+        params = {"context": context, "run_id": run_id, "description": description}
+        with tempfile.TemporaryFile() as spool:
+            with tarfile.open(fileobj=spool, mode="w") as archive:
+                for rel, file in files_of(local):
+                    archive.add(file, arcname=rel, recursive=False)
+            spool.seek(0)
+            source = str(local.resolve())
+            return self._log_dataset_body(
+                name, _chunks(spool, None), "application/x-tar", {**params, "source": source}
+            )
+
+    def list_datasets(self) -> list[Dataset]:
+        from conveyor.data.entities import Dataset
+
+        body = self._request("GET", "/datasets").json()
+        return [Dataset.model_validate(d) for d in body["datasets"]]
+
+    def get_dataset(self, name: str) -> Dataset:
+        from conveyor.data.entities import Dataset
+
+        return Dataset.model_validate_json(self._request("GET", self._dataset_path(name)).content)
+
+    def list_dataset_versions(self, name: str) -> list[DatasetVersion]:
+        from conveyor.data.entities import DatasetVersion
+
+        body = self._request("GET", self._dataset_path(name, "versions")).json()
+        return [DatasetVersion.model_validate(v) for v in body["versions"]]
+
+    def get_dataset_version(self, name: str, version: int | None = None) -> DatasetVersion:
+        from conveyor.data.entities import DatasetVersion
+
+        which = "latest" if version is None else version
+        response = self._request("GET", self._dataset_path(name, "versions", which))
+        return DatasetVersion.model_validate_json(response.content)
+
+    def get_dataset_profile(self, name: str, version: int) -> dict[str, Any] | None:
+        body = self._request("GET", self._dataset_path(name, "versions", version, "profile"))
+        profile: dict[str, Any] | None = body.json()["profile"]
+        return profile
+
+    def _snapshot(self, name: str, version: int) -> httpx.Response:
+        return self._request("GET", self._dataset_path(name, "versions", version, "snapshot"))
+
+    def read_dataset_table(self, name: str, version: int) -> pa.Table:
+        from conveyor.data.snapshot import read_parquet
+
+        response = self._snapshot(name, version)
+        if "parquet" not in response.headers.get("content-type", ""):
+            msg = f"dataset {name}@{version} is a file manifest; use download_dataset"
+            raise errors.InvalidArgumentError(msg, field="version")
+        return read_parquet(response.content, field="version")
+
+    def download_dataset(self, name: str, version: int, dst: str | Path) -> Path:
+        import io
+        import tarfile
+
+        target = Path(dst)
+        target.mkdir(parents=True, exist_ok=True)
+        response = self._snapshot(name, version)
+        if "parquet" in response.headers.get("content-type", ""):
+            out = target / f"{name}-v{version}.parquet"
+            partial = out.with_name(f".{out.name}.partial")
+            partial.write_bytes(response.content)
+            partial.replace(out)
+            return out
+        with tarfile.open(fileobj=io.BytesIO(response.content), mode="r:*") as archive:
+            archive.extractall(target, filter="data")  # no links out, no absolute paths
+        return target
+
+    def diff_datasets(
+        self, name: str, old: str | int | None = None, new: str | int | None = None
+    ) -> DatasetDiff:
+        from conveyor.data.entities import DatasetDiff
+
+        params = {k: str(v) for k, v in (("from", old), ("to", new)) if v is not None}
+        response = self._request("GET", self._dataset_path(name, "diff"), params=params)
+        return DatasetDiff.model_validate_json(response.content)
+
+    def dataset_runs(self, name: str, version: int | None = None) -> list[RunInput]:
+        from conveyor.data.entities import RunInput
+
+        params = {} if version is None else {"version": version}
+        body = self._request("GET", self._dataset_path(name, "runs"), params=params).json()
+        return [RunInput.model_validate(i) for i in body["inputs"]]
+
+    def run_inputs(self, run_id: str) -> list[RunInput]:
+        from conveyor.data.entities import RunInput
+
+        body = self._request("GET", f"{self._run_path(run_id)}/inputs").json()
+        return [RunInput.model_validate(i) for i in body["inputs"]]
 
 
 def _chunks(fh: Any, progress: Callable[[int], None] | None) -> Any:

@@ -71,9 +71,7 @@ def test_a_policy_turns_promotion_into_a_request_approved_by_someone_else(
         "registry.approval_granted",
         "registry.alias_set",
     ]
-    alias_set = [
-        e for e in events.list_events(workspace.engine, action_prefix="registry.alias_set")
-    ][-1]
+    alias_set = list(events.list_events(workspace.engine, action_prefix="registry.alias_set"))[-1]
     assert alias_set.actor == "bob"
     assert alias_set.payload["approval_request"] == request_id
 
@@ -115,9 +113,7 @@ def test_racing_promotions_have_one_winner(approvals: Approvals) -> None:
         # both saw @production at version 1 before either writes, like two CLI invocations
         barrier.wait()
         try:
-            outcomes.append(
-                approvals.promote("churn", version, "production", expected=1).version
-            )
+            outcomes.append(approvals.promote("churn", version, "production", expected=1).version)
         except ConflictError as exc:
             outcomes.append(exc)
 

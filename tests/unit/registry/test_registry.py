@@ -44,13 +44,13 @@ def test_versions_count_up_and_carry_source_and_run(
 
 
 def test_create_version_can_create_the_model_and_checks_the_run(registry: Registry) -> None:
-    v = registry.create_version("auto", "/tmp/model", create_model=True)
+    v = registry.create_version("auto", "/models/model", create_model=True)
     assert v.version == 1
     with pytest.raises(NotFoundError) as err:
         registry.create_version("auto", "runs:/0123456789abcdef0123456789abcdef/model")
     assert err.value.field == "run_id"
     with pytest.raises(NotFoundError) as err:
-        registry.create_version("missing", "/tmp/model")
+        registry.create_version("missing", "/models/model")
     assert err.value.field == "name"
 
 
@@ -112,7 +112,11 @@ def test_stages_like_mlflow(registry: Registry) -> None:
     assert registry.get_version("m", 1).stage == "Archived"
     assert registry.resolve("models:/m/Production").version == 2
     latest = registry.latest_versions("m")
-    assert {(v.stage, v.version) for v in latest} == {("Archived", 1), ("Production", 2), ("None", 3)}
+    assert {(v.stage, v.version) for v in latest} == {
+        ("Archived", 1),
+        ("Production", 2),
+        ("None", 3),
+    }
     with pytest.raises(InvalidArgumentError) as err:
         registry.transition_stage("m", 1, "prod")
     assert err.value.field == "stage"

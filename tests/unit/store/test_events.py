@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import threading
 
+import orjson
 import pytest
+from sqlalchemy import insert
 
 from conveyor.errors import InvalidArgumentError
-from conveyor.store import events, write
+from conveyor.store import events, schema, write
 from conveyor.tracking import Workspace
 
 
@@ -81,3 +84,58 @@ def test_concurrent_appends_never_fork_the_chain(workspace: Workspace) -> None:
 def test_an_event_needs_an_action_and_a_subject(workspace: Workspace) -> None:
     with write(workspace.engine) as conn, pytest.raises(InvalidArgumentError, match="action"):
         events.append(conn, action="", subject="x")
+
+
+def _bulk(ws: Workspace, n: int) -> None:
+    """Write ``n`` chained entries in one statement, hashed exactly as ``append`` hashes them."""
+    rows, prev = [], events.GENESIS
+    for seq in range(1, n + 1):
+        payload = orjson.dumps({"i": seq}).decode()
+        digest = hashlib.sha256(payload.encode()).hexdigest()
+        fields = ("u", "tracking.batch", f"runs:/{seq % 7}", digest)
+        h = events._chain_hash(prev, seq, 1000 + seq, fields)
+        rows.append(
+            {
+                "seq": seq,
+                "time": 1000 + seq,
+                "actor": "u",
+                "action": "tracking.batch",
+                "subject": fields[2],
+                "payload": payload,
+                "payload_digest": digest,
+                "prev_hash": prev,
+                "hash": h,
+            }
+        )
+        prev = h
+    with write(ws.engine) as conn:
+        conn.execute(insert(schema.events), rows)
+
+
+@pytest.mark.parametrize(
+    ("statement", "bad_seq", "reason"),
+    [
+        ("UPDATE events SET payload = '{\"i\":-1}' WHERE seq = 2600", 2600, "payload"),
+        ("DELETE FROM events WHERE seq = 1500", 1500, "missing"),
+        ("DELETE FROM events WHERE seq = 2001", 2001, "missing"),  # first entry of a range
+        # reorder: two entries swap their contents (each keeps its position)
+        (
+            "UPDATE events SET subject = CASE seq WHEN 2999 THEN 'runs:/1' ELSE 'runs:/0' END, "
+            "action = action WHERE seq IN (2999, 3000)",
+            2999,
+            "hash",
+        ),
+    ],
+)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_tampering_is_named_when_ranges_are_verified_in_parallel(
+    workspace: Workspace, statement: str, bad_seq: int, reason: str, workers: int
+) -> None:
+    _bulk(workspace, 4000)
+    assert events.verify(workspace.engine, workers=workers).checked == 4000
+    with workspace.engine.begin() as conn:
+        conn.exec_driver_sql(statement)
+    result = events.verify(workspace.engine, workers=workers)
+    assert result.first_bad_seq == bad_seq
+    assert result.reason is not None
+    assert reason in result.reason

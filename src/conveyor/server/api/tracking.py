@@ -13,6 +13,11 @@ from starlette.concurrency import run_in_threadpool
 
 from conveyor.errors import NotFoundError
 from conveyor.server.deps import ClientDep
+from conveyor.server.project_scope import (
+    create_in_project,
+    require_experiment,
+    visible_experiment_ids,
+)
 from conveyor.tracking import (
     Experiment,
     FileInfo,
@@ -35,6 +40,7 @@ class ExperimentCreate(BaseModel):
 
     name: str
     tags: dict[str, str] = Field(default_factory=dict)
+    project: str | None = Field(default=None, max_length=100)
 
 
 class ExperimentUpdate(BaseModel):
@@ -101,21 +107,22 @@ class FileList(BaseModel):
 
 
 @router.post("/experiments", status_code=201)
-def create_experiment(body: ExperimentCreate, client: ClientDep) -> Experiment:
-    """Create an experiment (409 if the name is taken)."""
-    return client.create_experiment(body.name, tags=body.tags)
+def create_experiment(body: ExperimentCreate, client: ClientDep, request: Request) -> Experiment:
+    """Create an experiment, in ``project`` when given (409 if the name is taken)."""
+    return create_in_project(request, client, body.name, body.tags, body.project)
 
 
 @router.get("/experiments")
 def list_experiments(
     client: ClientDep,
+    request: Request,
     view_type: ViewType = ViewType.ACTIVE_ONLY,
     max_results: Annotated[int, Query(ge=1, le=50_000)] = 1000,
 ) -> ExperimentList:
-    """List experiments, newest first."""
-    return ExperimentList(
-        experiments=client.list_experiments(view_type=view_type, max_results=max_results)
-    )
+    """List experiments (of your projects, with auth), newest first."""
+    found = client.list_experiments(view_type=view_type, max_results=max_results)
+    visible = set(visible_experiment_ids(request, [e.experiment_id for e in found]))
+    return ExperimentList(experiments=[e for e in found if e.experiment_id in visible])
 
 
 @router.get("/experiments/by-name/{name}")
@@ -154,18 +161,22 @@ def restore_experiment(experiment_id: str, client: ClientDep) -> None:
 
 
 @router.post("/runs", status_code=201)
-def create_run(body: RunCreate, client: ClientDep) -> Run:
+def create_run(body: RunCreate, client: ClientDep, request: Request) -> Run:
     """Start a run."""
+    require_experiment(request, body.experiment_id, "editor")
     return client.create_run(
         body.experiment_id, run_name=body.run_name, tags=body.tags, start_time=body.start_time
     )
 
 
 @router.post("/runs/search")
-def search_runs(body: RunSearch, client: ClientDep) -> RunPage:
+def search_runs(body: RunSearch, client: ClientDep, request: Request) -> RunPage:
     """Search runs with MLflow's filter grammar; page with ``next_page_token``."""
+    experiment_ids = visible_experiment_ids(request, body.experiment_ids)
+    if body.experiment_ids and not experiment_ids:
+        return RunPage(runs=[], next_page_token=None)
     return client.search_runs(
-        body.experiment_ids,
+        experiment_ids,
         filter_string=body.filter,
         view_type=body.view_type,
         max_results=body.max_results,

@@ -5,10 +5,12 @@ MLflow's UI uses); the artifact proxy under ``/api/2.0/mlflow-artifacts``. Error
 MLflow's ``{"error_code", "message"}`` (see ``conveyor.server.errors``).
 """
 
-from fastapi import APIRouter, FastAPI
+from collections.abc import Sequence
+
+from fastapi import APIRouter, FastAPI, params
 from starlette.routing import BaseRoute
 
-from conveyor.server.mlflow_compat import artifacts, experiments, runs
+from conveyor.server.mlflow_compat import artifacts, experiments, logged_models, registry, runs
 
 TRACKING_PREFIXES = ("/api/2.0/mlflow", "/ajax-api/2.0/mlflow")
 ARTIFACT_PREFIXES = ("/api/2.0/mlflow-artifacts", "/ajax-api/2.0/mlflow-artifacts")
@@ -30,21 +32,30 @@ def _hot_first(route: BaseRoute) -> int:
     return HOT_PATHS.index(path) if path in HOT_PATHS else len(HOT_PATHS)
 
 
-def mount(app: FastAPI) -> None:
+def mount(
+    app: FastAPI,
+    *,
+    tracking_dependencies: Sequence[params.Depends] = (),
+    artifact_dependencies: Sequence[params.Depends] = (),
+) -> None:
     """Mount the MLflow API on ``app`` at every prefix MLflow's clients and UI use.
 
     Mounted sub-applications are matched by prefix first, so a request walks only its own
     API's routes: with one flat route table every MLflow call was checked against ~80 routes.
+    The dependencies run before every tracking / artifact route (project scoping with auth).
     """
     # Plain routers, not sub-applications: a mounted FastAPI app would run a second
     # middleware stack on every call. Errors still render MLflow's way: the parent's handlers
     # choose the shape by path (``conveyor.server.errors``).
-    tracking = APIRouter()
+    tracking = APIRouter(dependencies=list(tracking_dependencies))
     # Routes are matched in order: the calls a training loop makes per step come first.
     runs.router.routes.sort(key=_hot_first)
+    # Before runs: runs.py still holds an empty ``logged-models/search`` that this one replaces.
+    tracking.include_router(logged_models.router)
     tracking.include_router(runs.router)
     tracking.include_router(experiments.router)
-    proxy = APIRouter()
+    tracking.include_router(registry.router)
+    proxy = APIRouter(dependencies=list(artifact_dependencies))
     proxy.include_router(artifacts.router)
     for prefix in ARTIFACT_PREFIXES:  # before the tracking prefix, which is its prefix too
         app.mount(prefix, proxy)

@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from conveyor.errors import InvalidArgumentError, NotFoundError
@@ -24,6 +24,8 @@ from conveyor.server.mlflow_compat.convert import (
     reply,
     request_fields,
 )
+from conveyor.server.mlflow_compat.scope import PROJECT_TAG
+from conveyor.server.project_scope import create_in_project, visible_experiment_ids
 from conveyor.tracking import Experiment, LocalClient, ViewType
 from conveyor.tracking._filter_tokens import BARE_KEY, Scanner
 from conveyor.tracking.limits import MAX_RESULTS, check_max_results
@@ -151,10 +153,16 @@ def _all_experiments(client: LocalClient, view_type: ViewType) -> list[Experimen
 
 
 @router.post("/experiments/create")
-def create_experiment(fields: FieldsDep, client: ClientDep) -> Response:
-    """Create an experiment; ``artifact_location`` is ignored (artifacts go to the proxy)."""
+def create_experiment(fields: FieldsDep, client: ClientDep, request: Request) -> Response:
+    """Create an experiment; ``artifact_location`` is ignored (artifacts go to the proxy).
+
+    The tag ``conveyor.project`` names the experiment's project (default: ``default``).
+    """
     fields.text("artifact_location")
-    experiment = client.create_experiment(fields.required("name"), tags=dict(fields.pairs("tags")))
+    tags = dict(fields.pairs("tags"))
+    experiment = create_in_project(
+        request, client, fields.required("name"), tags, tags.get(PROJECT_TAG)
+    )
     return reply({"experiment_id": experiment.experiment_id})
 
 
@@ -177,7 +185,7 @@ def get_experiment_by_name(fields: FieldsDep, client: ClientDep) -> Response:
 
 
 @router.api_route("/experiments/search", methods=["GET", "POST"])
-def search_experiments(fields: FieldsDep, client: ClientDep) -> Response:
+def search_experiments(fields: FieldsDep, client: ClientDep, request: Request) -> Response:
     """Return one page of experiments matching ``filter`` in ``order_by`` order."""
     max_results = check_max_results(fields.integer("max_results", 1000))
     offset = decode_page_token(fields.text("page_token"))
@@ -188,6 +196,8 @@ def search_experiments(fields: FieldsDep, client: ClientDep) -> Response:
         for e in _all_experiments(client, fields.view_type("view_type"))
         if all(_matches(e, c) for c in clauses)
     ]
+    visible = set(visible_experiment_ids(request, [e.experiment_id for e in experiments]))
+    experiments = [e for e in experiments if e.experiment_id in visible]
     sort_experiments(experiments, order_by)
     end = offset + max_results
     payload: dict[str, Any] = {"experiments": [experiment_json(e) for e in experiments[offset:end]]}

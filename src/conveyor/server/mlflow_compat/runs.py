@@ -6,7 +6,7 @@ from collections import Counter
 from collections.abc import Sequence
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from conveyor.errors import InvalidArgumentError, LimitExceededError
@@ -19,6 +19,7 @@ from conveyor.server.mlflow_compat.convert import (
     run_info_json,
     run_json,
 )
+from conveyor.server.project_scope import visible_experiment_ids
 from conveyor.tracking import LocalClient, Metric
 
 router = APIRouter()
@@ -117,10 +118,14 @@ def restore_run(fields: FieldsDep, client: ClientDep) -> Response:
 
 
 @router.post("/runs/search")
-def search_runs(fields: FieldsDep, client: ClientDep) -> Response:
+def search_runs(fields: FieldsDep, client: ClientDep, request: Request) -> Response:
     """Return one page of runs matching an MLflow filter, in ``order_by`` order."""
+    requested = fields.texts("experiment_ids")
+    experiment_ids = visible_experiment_ids(request, requested)
+    if requested and not experiment_ids:
+        return reply({"runs": []})
     page = client.search_runs(
-        fields.texts("experiment_ids"),
+        experiment_ids,
         filter_string=fields.text("filter"),
         view_type=fields.view_type("run_view_type"),
         max_results=fields.integer("max_results", 1000),

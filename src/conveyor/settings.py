@@ -32,6 +32,9 @@ class Settings(BaseSettings):
         default=2.0, ge=0, le=2.0, description="server: how long a checked token is trusted"
     )
     user: str | None = Field(default=None, description="local user name (default: OS user)")
+    token: str | None = Field(
+        default=None, description="bearer token sent to CONVEYOR_SERVER (servers with --auth)"
+    )
     webhook_interval_s: float = Field(
         default=1.0, ge=0, description="server: dispatch webhooks this often (0: never)"
     )

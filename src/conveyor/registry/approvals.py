@@ -77,7 +77,7 @@ class Approvals:
         *,
         required: int = 1,
         role: str = "approver",
-        actor: str = "local",
+        actor: str | None = None,
     ) -> ApprovalPolicy:
         """Require ``required`` approvals by holders of ``role`` to move ``alias`` (or ``*``)."""
         if alias != "*":
@@ -115,7 +115,7 @@ class Approvals:
             )
         return ApprovalPolicy(name=name, alias=alias, required=required, role=role, created_time=at)
 
-    def delete_policy(self, name: str, alias: str, *, actor: str = "local") -> None:
+    def delete_policy(self, name: str, alias: str, *, actor: str | None = None) -> None:
         """Remove the policy on ``alias``; ``NotFoundError`` if there is none."""
         with write(self._engine) as conn:
             model = self._registry._model_row(conn, name, lock=True)
@@ -183,7 +183,7 @@ class Approvals:
         version: int | str,
         alias: str,
         *,
-        requester: str = "local",
+        requester: str | None = None,
         comment: str = "",
         expected: Any = UNSET,
     ) -> Promotion:
@@ -194,6 +194,7 @@ class Approvals:
         """
         alias = check_alias(alias)
         number = check_version(version)
+        requester = requester or events.current_actor()
         if expected is UNSET:
             with read(self._engine) as conn:
                 model = self._registry._model_row(conn, name)
@@ -393,9 +394,10 @@ class Approvals:
             fresh = conn.execute(select(_req).where(_req.c.request_id == request_id)).one()
             return self._request(conn, fresh, model.name)
 
-    def cancel(self, request_id: str, *, actor: str = "local") -> ApprovalRequest:
+    def cancel(self, request_id: str, *, actor: str | None = None) -> ApprovalRequest:
         """Withdraw a pending request (its requester does this)."""
         at = now_ms()
+        actor = actor or events.current_actor()
         with write(self._engine) as conn:
             row, model = self._locked_request(conn, request_id)
             if row.state != "pending":

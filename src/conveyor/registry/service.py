@@ -95,7 +95,7 @@ class Registry:
         description: str = "",
         project: str = "default",
         tags: Mapping[str, str] | None = None,
-        actor: str = "local",
+        actor: str | None = None,
     ) -> RegisteredModel:
         """Create a registered model; ``AlreadyExistsError`` if the name is taken."""
         check_name(name)
@@ -172,7 +172,7 @@ class Registry:
         token = str(offset + limit) if len(rows) > limit else None
         return ModelPage(models=models, next_page_token=token)
 
-    def update_model(self, name: str, *, description: str, actor: str = "local") -> RegisteredModel:
+    def update_model(self, name: str, *, description: str, actor: str | None = None) -> RegisteredModel:
         """Replace a registered model's description."""
         check_text(description, "description")
         at = now_ms()
@@ -192,7 +192,7 @@ class Registry:
             )
             return model_entities(conn, [self._model_row(conn, name)])[0]
 
-    def rename_model(self, name: str, new_name: str, *, actor: str = "local") -> RegisteredModel:
+    def rename_model(self, name: str, new_name: str, *, actor: str | None = None) -> RegisteredModel:
         """Rename a registered model (its versions, aliases and tags follow)."""
         check_name(new_name, field="new_name")
         at = now_ms()
@@ -215,7 +215,7 @@ class Registry:
             )
             return model_entities(conn, [self._model_row(conn, new_name)])[0]
 
-    def delete_model(self, name: str, *, actor: str = "local") -> None:
+    def delete_model(self, name: str, *, actor: str | None = None) -> None:
         """Delete a registered model with its versions, aliases, tags, policies and requests.
 
         The audit log keeps its history.
@@ -241,7 +241,7 @@ class Registry:
                 actor=actor,
             )
 
-    def set_model_tag(self, name: str, key: str, value: str, *, actor: str = "local") -> None:
+    def set_model_tag(self, name: str, key: str, value: str, *, actor: str | None = None) -> None:
         """Set (or replace) a tag on a registered model."""
         key, value = check_tag(key, value)
         with write(self._engine) as conn:
@@ -257,7 +257,7 @@ class Registry:
                 actor=actor,
             )
 
-    def delete_model_tag(self, name: str, key: str, *, actor: str = "local") -> None:
+    def delete_model_tag(self, name: str, key: str, *, actor: str | None = None) -> None:
         """Delete a tag from a registered model; ``NotFoundError`` if it is not set."""
         with write(self._engine) as conn:
             row = self._model_row(conn, name, lock=True)
@@ -285,7 +285,7 @@ class Registry:
         description: str = "",
         tags: Mapping[str, str] | None = None,
         create_model: bool = False,
-        actor: str = "local",
+        actor: str | None = None,
     ) -> ModelVersion:
         """Register ``source`` as the next version of ``name``.
 
@@ -327,7 +327,7 @@ class Registry:
                     status="READY",
                     stage="None",
                     description=description,
-                    user_id=actor,
+                    user_id=actor or events.current_actor(),
                     created_time=at,
                     updated_time=at,
                 )
@@ -396,7 +396,7 @@ class Registry:
         return VersionPage(versions=versions, next_page_token=token)
 
     def update_version(
-        self, name: str, version: int | str, *, description: str, actor: str = "local"
+        self, name: str, version: int | str, *, description: str, actor: str | None = None
     ) -> ModelVersion:
         """Replace a version's description."""
         number = check_version(version)
@@ -420,7 +420,7 @@ class Registry:
             row = self._version_row(conn, model, number)
             return version_entities(conn, {model.model_id: name}, [row])[0]
 
-    def delete_version(self, name: str, version: int | str, *, actor: str = "local") -> None:
+    def delete_version(self, name: str, version: int | str, *, actor: str | None = None) -> None:
         """Delete a version and the aliases that point at it."""
         number = check_version(version)
         with write(self._engine) as conn:
@@ -452,7 +452,7 @@ class Registry:
             )
 
     def set_version_tag(
-        self, name: str, version: int | str, key: str, value: str, *, actor: str = "local"
+        self, name: str, version: int | str, key: str, value: str, *, actor: str | None = None
     ) -> None:
         """Set (or replace) a tag on a model version."""
         number = check_version(version)
@@ -477,7 +477,7 @@ class Registry:
             )
 
     def delete_version_tag(
-        self, name: str, version: int | str, key: str, *, actor: str = "local"
+        self, name: str, version: int | str, key: str, *, actor: str | None = None
     ) -> None:
         """Delete a tag from a model version; ``NotFoundError`` if it is not set."""
         number = check_version(version)
@@ -507,7 +507,7 @@ class Registry:
         stage: str,
         *,
         archive_existing: bool = False,
-        actor: str = "local",
+        actor: str | None = None,
     ) -> ModelVersion:
         """Move a version to a legacy MLflow stage (optionally archiving others in that stage)."""
         number = check_version(version)
@@ -586,7 +586,7 @@ class Registry:
         version: int,
         *,
         expected: Any = UNSET,
-        actor: str,
+        actor: str | None,
         via: str | None = None,
     ) -> int | None:
         """Point ``alias`` at ``version`` in ``conn``'s transaction; return the previous version.
@@ -640,7 +640,7 @@ class Registry:
         version: int | str,
         *,
         expected: Any = UNSET,
-        actor: str = "local",
+        actor: str | None = None,
     ) -> int | None:
         """Point ``alias`` at ``version``; return the version it pointed at before.
 
@@ -661,7 +661,7 @@ class Registry:
                 raise ConflictError(msg, field="alias")
             return self.move_alias(conn, model, alias, number, expected=expected, actor=actor)
 
-    def delete_alias(self, name: str, alias: str, *, actor: str = "local") -> None:
+    def delete_alias(self, name: str, alias: str, *, actor: str | None = None) -> None:
         """Remove an alias; ``NotFoundError`` if it is not set."""
         alias = check_alias(alias)
         with write(self._engine) as conn:

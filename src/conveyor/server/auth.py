@@ -23,6 +23,7 @@ from starlette.requests import Request
 
 from conveyor.errors import ConveyorError, PermissionDeniedError, UnauthenticatedError
 from conveyor.governance.roles import Principal, Role
+from conveyor.store import events
 
 if TYPE_CHECKING:
     from starlette.types import ASGIApp, Receive, Scope, Send
@@ -161,7 +162,12 @@ class AuthMiddleware:
             )
             await response(scope, receive, send)
             return
-        await self.app(scope, receive, send)
+        # audit events written while serving this request name the caller
+        token = events.ACTOR.set(scope[PRINCIPAL_KEY].name)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            events.ACTOR.reset(token)
 
     async def _check(self, scope: Scope) -> Principal:
         token = token_of(dict(scope["headers"]))

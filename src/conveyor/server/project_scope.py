@@ -15,10 +15,9 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 
 from conveyor.errors import NotFoundError
-from conveyor.governance.projects import Projects
 from conveyor.governance.roles import DEFAULT_PROJECT, Role
 from conveyor.governance.scoping import ProjectResolver
-from conveyor.server.auth import actor_of, auth_enabled, needed_role, principal, require
+from conveyor.server.auth import auth_enabled, needed_role, principal, require
 from conveyor.tracking import Experiment, LocalClient
 
 
@@ -103,15 +102,8 @@ def create_in_project(
     """Create an experiment in ``project`` (default: ``default``); needs editor there."""
     project = project or DEFAULT_PROJECT
     require(request, project=project, role="editor")
-    if project == DEFAULT_PROJECT:  # the column's default: no extra statement
-        return client.create_experiment(name, tags=dict(tags))
-    projects = Projects(client.workspace.engine)
-    projects.check_exists(project)
-    experiment = client.create_experiment(name, tags=dict(tags))
-    projects.assign_experiment(experiment.experiment_id, project, actor=actor_of(request))
-    if auth_enabled(request):
-        resolver_of(request).forget_experiment(int(experiment.experiment_id))
-    return experiment
+    # one transaction: the experiment is born in its project (a missing project: 404)
+    return client.workspace.experiments.create(name, tags=dict(tags), project=project)
 
 
 def visible_experiment_ids(request: Request, experiment_ids: Iterable[str]) -> list[str]:

@@ -12,12 +12,15 @@ IMMEDIATE``) or a transaction-scoped advisory lock (PostgreSQL), so the chain ne
 
 from __future__ import annotations
 
+import functools
+import getpass
 import hashlib
 import multiprocessing
 import os
 import threading
 from collections.abc import Iterator, Mapping
 from concurrent.futures import ProcessPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -77,6 +80,28 @@ class Verification:
         return self.first_bad_seq is None
 
 
+# The server sets this per request (its principal); domain services then need no actor argument.
+ACTOR: ContextVar[str | None] = ContextVar("conveyor_actor", default=None)
+
+
+@functools.cache
+def _local_user() -> str:
+    from conveyor.settings import get_settings
+
+    name = get_settings().user
+    if name:
+        return name
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # no passwd entry (containers)
+        return "local"
+
+
+def current_actor() -> str:
+    """Who is acting: the request's principal in the server, else ``CONVEYOR_USER`` / OS user."""
+    return ACTOR.get() or _local_user()
+
+
 def _canonical(payload: Mapping[str, Any]) -> bytes:
     return orjson.dumps(payload, option=orjson.OPT_SORT_KEYS | orjson.OPT_SERIALIZE_NUMPY)
 
@@ -93,9 +118,14 @@ def append(
     action: str,
     subject: str,
     payload: Mapping[str, Any] | None = None,
-    actor: str = "local",
+    actor: str | None = None,
 ) -> Event:
-    """Append one event inside ``conn``'s (write) transaction and return it."""
+    """Append one event inside ``conn``'s (write) transaction and return it.
+
+    ``actor`` defaults to ``current_actor()``: the server's authenticated caller, else the
+    local user.
+    """
+    actor = actor or current_actor()
     if not action or not subject:
         msg = "an event needs an action and a subject"
         raise InvalidArgumentError(msg, field="action" if not action else "subject")

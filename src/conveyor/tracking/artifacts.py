@@ -13,12 +13,12 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import BinaryIO
 
-from sqlalchemy import Engine, and_, select, text
+from sqlalchemy import Connection, Engine, and_, select, text
 
 from conveyor._time import now_ms
 from conveyor.blobs import BlobStore, put_file
 from conveyor.errors import InvalidArgumentError, NotFoundError
-from conveyor.store import read, schema, write
+from conveyor.store import events, read, schema, write
 from conveyor.tracking.entities import FileInfo
 
 ARTIFACT_SCHEME = "mlflow-artifacts:"
@@ -63,6 +63,21 @@ def _join(*parts: str) -> str:
     return "/".join(p for p in parts if p)
 
 
+def _audit(conn: Connection, action: str, path: str, values: dict[str, object]) -> None:
+    """Append an artifact event; paths are "<experiment>/<run>/artifacts/<file>"."""
+    parts = path.split("/", 3)
+    project = None
+    if parts[0].isdigit():
+        e = schema.experiments
+        project = conn.execute(
+            select(e.c.project).where(e.c.experiment_id == int(parts[0]))
+        ).scalar()
+    subject = f"runs:/{parts[1]}/{'/'.join(parts[2:])}" if len(parts) > 2 else f"artifacts:/{path}"
+    events.append(
+        conn, action=action, subject=subject, payload={"project": project, "path": path, **values}
+    )
+
+
 class Artifacts:
     """Artifact operations over one engine and one blob store."""
 
@@ -97,6 +112,7 @@ class Artifacts:
     def _link(self, path: str, digest: str, size: int) -> FileInfo:
         with write(self._engine) as conn:
             conn.execute(_UPSERT, {"path": path, "digest": digest, "size": size, "now": now_ms()})
+            _audit(conn, "artifact.stored", path, {"digest": digest, "size": size})
         return FileInfo(path=path, is_dir=False, file_size=size)
 
     def put_file(
@@ -150,4 +166,6 @@ class Artifacts:
                     (a.c.path == prefix) | and_(a.c.path >= f"{prefix}/", a.c.path < f"{prefix}0")
                 )
             )
+            if result.rowcount:
+                _audit(conn, "artifact.deleted", prefix, {"count": int(result.rowcount)})
         return int(result.rowcount)

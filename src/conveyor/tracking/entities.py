@@ -67,6 +67,7 @@ class Experiment(_Model):
     lifecycle_stage: LifecycleStage = LifecycleStage.ACTIVE
     creation_time: int
     last_update_time: int
+    project: str = "default"
     tags: dict[str, str] = Field(default_factory=dict)
 
 

@@ -11,12 +11,13 @@ from sqlalchemy.exc import IntegrityError
 
 from conveyor._time import now_ms
 from conveyor.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from conveyor.store import read, schema, write
+from conveyor.store import events, read, schema, write
 from conveyor.tracking import limits
 from conveyor.tracking.entities import Experiment, LifecycleStage, ViewType
 
 DEFAULT_EXPERIMENT_ID = "0"
 DEFAULT_EXPERIMENT_NAME = "Default"
+DEFAULT_PROJECT = "default"
 
 
 def parse_experiment_id(experiment_id: object) -> int:
@@ -51,7 +52,19 @@ def _to_entity(row: object, tags: Mapping[str, str]) -> Experiment:
         lifecycle_stage=m["lifecycle_stage"],
         creation_time=m["creation_time"],
         last_update_time=m["last_update_time"],
+        project=m["project"],
         tags=dict(tags),
+    )
+
+
+def _audit(conn: Connection, action: str, experiment_id: int, values: Mapping[str, object]) -> None:
+    e = schema.experiments
+    project = conn.execute(select(e.c.project).where(e.c.experiment_id == experiment_id)).scalar()
+    events.append(
+        conn,
+        action=action,
+        subject=f"experiments:/{experiment_id}",
+        payload={"project": project, **values},
     )
 
 
@@ -74,18 +87,32 @@ class Experiments:
                 self._insert(DEFAULT_EXPERIMENT_NAME, experiment_id=0)
 
     def _insert(
-        self, name: str, *, experiment_id: int | None = None, tags: Mapping[str, str] | None = None
+        self,
+        name: str,
+        *,
+        experiment_id: int | None = None,
+        tags: Mapping[str, str] | None = None,
+        project: str = DEFAULT_PROJECT,
     ) -> int:
         now = now_ms()
         e = schema.experiments
         try:
             with write(self._engine) as conn:
+                if (
+                    project != DEFAULT_PROJECT
+                    and not conn.execute(
+                        select(schema.projects.c.name).where(schema.projects.c.name == project)
+                    ).first()
+                ):
+                    msg = f"project {project!r} does not exist; see `conveyor projects create`"
+                    raise NotFoundError(msg, field="project")
                 values = {
                     "name": name,
                     "artifact_location": "",
                     "lifecycle_stage": LifecycleStage.ACTIVE.value,
                     "creation_time": now,
                     "last_update_time": now,
+                    "project": project,
                 }
                 if experiment_id is not None:
                     values["experiment_id"] = experiment_id
@@ -102,12 +129,20 @@ class Experiments:
                         {"experiment_id": new_id, "key": k, "value": v} for k, v in tags.items()
                     ]
                     conn.execute(insert(schema.experiment_tags), rows)
+                events.append(
+                    conn,
+                    action="experiment.created",
+                    subject=f"experiments:/{new_id}",
+                    payload={"project": project, "name": name, "tags": dict(tags or {})},
+                )
         except IntegrityError as exc:
             msg = f"experiment {name!r} already exists; use it, or pick another name"
             raise AlreadyExistsError(msg, field="name") from exc
         return int(new_id)
 
-    def create(self, name: str, *, tags: Mapping[str, str] | None = None) -> Experiment:
+    def create(
+        self, name: str, *, tags: Mapping[str, str] | None = None, project: str = DEFAULT_PROJECT
+    ) -> Experiment:
         """Create an experiment named ``name``.
 
         Raises:
@@ -120,7 +155,7 @@ class Experiments:
             )
             for k, v in (tags or {}).items()
         }
-        return self.get(str(self._insert(name, tags=checked)))
+        return self.get(str(self._insert(name, tags=checked, project=project)))
 
     def get(self, experiment_id: object) -> Experiment:
         """Return the experiment with ``experiment_id``."""
@@ -188,6 +223,7 @@ class Experiments:
                     .where(e.c.experiment_id == exp_id)
                     .values(last_update_time=now_ms(), **values)
                 )
+                _audit(conn, "experiment.updated", exp_id, values)
         except IntegrityError as exc:
             msg = f"experiment {values.get('name')!r} already exists; pick another name"
             raise AlreadyExistsError(msg, field="new_name") from exc
@@ -220,6 +256,7 @@ class Experiments:
         with write(self._engine) as conn:
             conn.execute(t.delete().where(t.c.experiment_id == exp_id, t.c.key == key))
             conn.execute(insert(t).values(experiment_id=exp_id, key=key, value=value))
+            _audit(conn, "experiment.tag_set", exp_id, {"key": key, "value": value})
 
     def delete_tag(self, experiment_id: object, key: str) -> None:
         """Remove a tag from an experiment."""
@@ -228,6 +265,7 @@ class Experiments:
         t = schema.experiment_tags
         with write(self._engine) as conn:
             deleted = conn.execute(t.delete().where(t.c.experiment_id == exp_id, t.c.key == key))
-        if deleted.rowcount == 0:
-            msg = f"experiment {experiment_id} has no tag {key!r}"
-            raise NotFoundError(msg, field="key")
+            if deleted.rowcount == 0:
+                msg = f"experiment {experiment_id} has no tag {key!r}"
+                raise NotFoundError(msg, field="key")
+            _audit(conn, "experiment.tag_deleted", exp_id, {"key": key})

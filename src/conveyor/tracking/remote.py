@@ -34,6 +34,8 @@ if TYPE_CHECKING:  # datasets
 
 _ERRORS_BY_STATUS: dict[int, type[errors.ConveyorError]] = {
     400: errors.InvalidArgumentError,
+    401: errors.UnauthenticatedError,
+    403: errors.PermissionDeniedError,
     404: errors.NotFoundError,
     413: errors.PayloadTooLargeError,
     503: errors.BackendUnavailableError,
@@ -80,8 +82,11 @@ class HttpClient(Client):
         if not self.server.startswith(("http://", "https://")):
             msg = f"server URL must start with http:// or https://, got {self.server!r}"
             raise errors.InvalidArgumentError(msg, field="server")
+        headers = {"authorization": f"Bearer {settings.token}"} if settings.token else None
         self._http = httpx.Client(
-            base_url=f"{self.server}/api/v1", timeout=timeout_s or settings.http_timeout_s
+            base_url=f"{self.server}/api/v1",
+            timeout=timeout_s or settings.http_timeout_s,
+            headers=headers,
         )
 
     def _request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:

@@ -4,17 +4,19 @@ from __future__ import annotations
 
 import functools
 import getpass
+import hashlib
 import operator
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+import orjson
 from sqlalchemy import Connection, Engine, bindparam, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
 
 from conveyor._ids import new_id
 from conveyor._time import now_ms
 from conveyor.errors import ConflictError, InvalidArgumentError, LimitExceededError, NotFoundError
-from conveyor.store import StatisticsKeeper, read, schema, write
+from conveyor.store import StatisticsKeeper, events, read, schema, write
 from conveyor.tracking import limits
 from conveyor.tracking.artifacts import clean_path, root_of
 from conveyor.tracking.entities import (
@@ -50,17 +52,19 @@ _UPSERT_TAG = text(
 # compiled forms instead of constructing and keying a new statement on every call (~50 us each,
 # a quarter of a short run's cost).
 _r, _p = schema.runs, schema.params
-_EXPERIMENT_STAGE = select(schema.experiments.c.lifecycle_stage).where(
-    schema.experiments.c.experiment_id == bindparam("experiment_id")
-)
+_EXPERIMENT_STAGE = select(
+    schema.experiments.c.lifecycle_stage, schema.experiments.c.project
+).where(schema.experiments.c.experiment_id == bindparam("experiment_id"))
 _INSERT_RUN = insert(_r)
 _INSERT_TAGS = insert(schema.tags)
 _INSERT_ARTIFACTS = insert(schema.artifacts)
 _INSERT_PARAMS = insert(_p)
 _INSERT_BATCH_ID = insert(schema.ingested_batches)
 _RUN_ROW = select(_r).where(_r.c.run_uuid == bindparam("run_id"))
-_LOG_TARGET = select(_r.c.run_pk, _r.c.experiment_id, _r.c.lifecycle_stage).where(
-    _r.c.run_uuid == bindparam("run_id")
+_LOG_TARGET = (
+    select(_r.c.run_pk, _r.c.experiment_id, _r.c.lifecycle_stage, schema.experiments.c.project)
+    .join(schema.experiments, schema.experiments.c.experiment_id == _r.c.experiment_id)
+    .where(_r.c.run_uuid == bindparam("run_id"))
 )
 _EXISTING_PARAMS = select(_p.c.key, _p.c.value).where(
     _p.c.run_uuid == bindparam("run_id"), _p.c.key.in_(bindparam("keys", expanding=True))
@@ -174,8 +178,9 @@ class Runs:
             "artifact_uri": artifact_uri,
         }
         with write(self._engine) as conn:
-            stage = conn.execute(_EXPERIMENT_STAGE, {"experiment_id": exp_id}).scalar()
-            if stage is None:
+            found = conn.execute(_EXPERIMENT_STAGE, {"experiment_id": exp_id}).first()
+            stage = None if found is None else found.lifecycle_stage
+            if found is None:
                 msg = f"no experiment with id {experiment_id!r}; see `conveyor experiments list`"
                 raise NotFoundError(msg, field="experiment_id")
             if stage != LifecycleStage.ACTIVE.value:
@@ -199,6 +204,12 @@ class Runs:
                         for path, (digest, size) in files.items()
                     ],
                 )
+            events.append(
+                conn,
+                action="run.created",
+                subject=f"runs:/{run_id}",
+                payload={"project": found.project, "experiment_id": exp_id, "name": name},
+            )
         self._statistics.note(1 + len(tag_rows))
         return Run(info=run_info(_Mapped(row)), tags=all_tags)
 
@@ -255,6 +266,7 @@ class Runs:
                 conn.execute(
                     _UPSERT_TAG, {"run_uuid": run_id, "key": RUN_NAME_TAG, "value": run_name}
                 )
+            _audit(conn, "run.updated", run_id, row.experiment_id, values)
             return run_info(row)
 
     def set_lifecycle(self, run_id: str, stage: LifecycleStage) -> None:
@@ -268,6 +280,8 @@ class Runs:
                 .where(schema.runs.c.run_uuid == run_id)
                 .values(lifecycle_stage=stage.value, deleted_time=deleted_time)
             )
+            action = "run.deleted" if stage is LifecycleStage.DELETED else "run.restored"
+            _audit(conn, action, run_id, None, {})
 
     def log_batch(
         self,
@@ -318,6 +332,21 @@ class Runs:
                 _write_tags(conn, run_id, new_tags)
                 if end_values is not None:
                     conn.execute(_END_RUN, {"pk": row.run_pk, **end_values})
+                # one event per batch, carrying its digest (never one per point); last, so
+                # PostgreSQL holds the event-log lock only until the commit
+                events.append(
+                    conn,
+                    action="run.finished" if end_values is not None else "run.logged",
+                    subject=f"runs:/{run_id}",
+                    payload={
+                        "project": row.project,
+                        "metrics": len(points),
+                        "params": len(new_params),
+                        "tags": len(new_tags),
+                        "digest": _batch_digest(points, new_params, new_tags),
+                        **({"status": end_values["status"]} if end_values else {}),
+                    },
+                )
         except IntegrityError:
             if batch_id is not None and self._seen_batch(batch_id):
                 return False
@@ -343,6 +372,7 @@ class Runs:
             if deleted.rowcount == 0:
                 msg = f"run {run_id} has no tag {key!r}"
                 raise NotFoundError(msg, field="key")
+            _audit(conn, "run.tag_deleted", run_id, None, {"key": key})
 
     def metric_history(
         self, run_id: str, key: str, *, max_results: int = 25_000, page_token: str | None = None
@@ -417,6 +447,36 @@ def _segmented_page(conn: Connection, query: dict[str, Any], offset: int, limit:
 def _count(conn: Connection, stmt: Any) -> int:
     return int(
         conn.execute(select(func.count()).select_from(stmt.order_by(None).subquery())).scalar() or 0
+    )
+
+
+def _batch_digest(
+    points: Sequence[Point], params: Mapping[str, str], tags: Mapping[str, str]
+) -> str:
+    """SHA-256 of a batch's content (orjson: ~2 ms for 20k points, off the caller's loop)."""
+    data = orjson.dumps([points, params, tags], option=orjson.OPT_SERIALIZE_NUMPY)
+    return hashlib.sha256(data).hexdigest()
+
+
+def _audit(
+    conn: Connection,
+    action: str,
+    run_id: str,
+    experiment_id: int | None,
+    values: Mapping[str, object],
+) -> None:
+    """Append a run event; the project comes from the run's experiment (one indexed read)."""
+    e = schema.experiments
+    if experiment_id is None:
+        experiment_id = conn.execute(
+            select(_r.c.experiment_id).where(_r.c.run_uuid == run_id)
+        ).scalar()
+    project = conn.execute(select(e.c.project).where(e.c.experiment_id == experiment_id)).scalar()
+    events.append(
+        conn,
+        action=action,
+        subject=f"runs:/{run_id}",
+        payload={"project": project, **values},
     )
 
 

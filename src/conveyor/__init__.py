@@ -39,6 +39,7 @@ _EXPORTS: dict[str, str] = {
     "log_metric": "conveyor.tracking.fluent",
     "log_metrics": "conveyor.tracking.fluent",
     "log_model": "conveyor.models.log",
+    "register_model": "conveyor.registry",
     "log_param": "conveyor.tracking.fluent",
     "log_params": "conveyor.tracking.fluent",
     "set_experiment": "conveyor.tracking.fluent",
@@ -66,6 +67,7 @@ __all__ = [
     "log_model",
     "log_param",
     "log_params",
+    "register_model",
     "set_experiment",
     "set_tag",
     "set_tags",
@@ -78,6 +80,7 @@ if TYPE_CHECKING:
     from conveyor.models.autolog import autolog
     from conveyor.models.load import load_model
     from conveyor.models.log import log_model
+    from conveyor.registry import register_model
     from conveyor.tracking.client import Client
     from conveyor.tracking.fluent import (
         ActiveRun,

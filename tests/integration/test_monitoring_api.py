@@ -189,6 +189,25 @@ def test_cli_create_log_evaluate_compare(tmp_path: Path, home: Path) -> None:
     )
 
 
+def test_cli_reference_can_be_a_dataset_version(tmp_path: Path, home: Path) -> None:
+    import pandas as pd
+
+    import conveyor
+    from conveyor.cli.app import run
+
+    rng = np.random.default_rng(4)
+    version = conveyor.log_dataset(pd.DataFrame(_columns(rng, 800)), "churn-train")
+    current = pd.DataFrame(_columns(rng, 800, shift=15))
+    current.to_parquet(tmp_path / "cur.parquet")
+    ref = f"data:churn-train@{version.version}"
+    assert run(["monitors", "create", "d", "--reference", ref, "--window", "1m"]) == 0
+    assert run(["monitor", "compare", "--reference", ref, "--current", str(tmp_path / "cur.parquet"),
+                "--out", str(tmp_path / "d.html")]) == 0  # fmt: skip
+    assert "data:churn-train@1" in (tmp_path / "d.html").read_text()
+    assert run(["monitors", "create", "e", "--reference", "data:churn-train@9"]) == 3
+    assert run(["monitors", "create", "e", "--reference", "data:"]) == 2
+
+
 def test_the_server_evaluates_monitors_in_the_background(tmp_path: Path) -> None:
     import time
 

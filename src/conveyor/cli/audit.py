@@ -63,3 +63,19 @@ def log_(
     for e in found:
         t.add_row(str(e.seq), fmt_time(e.time), e.actor, e.action, e.subject, e.hash[:12])
     console.print(t)
+
+
+@app.command()
+def head() -> None:
+    """Print the newest entry's sequence number and hash (keep it elsewhere as an anchor)."""
+    from sqlalchemy import select
+
+    from conveyor.store import read, schema
+
+    e = schema.events
+    with read(_engine()) as conn:
+        row = conn.execute(select(e.c.seq, e.c.hash).order_by(e.c.seq.desc()).limit(1)).first()
+    if row is None:
+        console.print("the audit log is empty")
+        return
+    console.print(f"{row.seq} {row.hash}")

@@ -50,12 +50,21 @@ def parse_time(text: str, *, field: str) -> int:
     return int(parsed.timestamp() * 1000)
 
 
-def read_frame(path: Path, *, field: str) -> pd.DataFrame:
-    """Read a Parquet or CSV file (by extension) into a DataFrame."""
+def read_frame(source: str | Path, *, field: str) -> pd.DataFrame:
+    """Read a dataset version (``data:NAME@V``) or a Parquet / CSV file into a DataFrame."""
     import pandas as pd
 
+    if isinstance(source, str) and source.startswith("data:"):
+        from conveyor.data import load_dataset
+
+        frame = load_dataset(source)
+        if not isinstance(frame, pd.DataFrame):
+            msg = f"{field}: {source} is a file dataset, not a table; log a frame or a .parquet"
+            raise InvalidArgumentError(msg, field=field)
+        return frame
+    path = Path(source)
     if not path.exists():
-        msg = f"{field}: no file at {str(path)!r}"
+        msg = f"{field}: no file at {str(path)!r} (or name a dataset version: data:NAME@V)"
         raise InvalidArgumentError(msg, field=field)
     suffix = path.suffix.lower()
     if suffix in (".parquet", ".pq") or path.is_dir():
@@ -64,6 +73,10 @@ def read_frame(path: Path, *, field: str) -> pd.DataFrame:
         return pd.read_csv(path)
     msg = f"{field}: {path.name} is neither .parquet nor .csv; convert it to one of them"
     raise InvalidArgumentError(msg, field=field)
+
+
+def _label(source: str) -> str:
+    return source if source.startswith("data:") else Path(source).name
 
 
 def _monitors() -> Monitors:
@@ -87,7 +100,9 @@ def _dump(data: Any) -> None:
 @app.command()
 def create(  # noqa: PLR0917 - typer maps options to parameters
     name: str = typer.Argument(..., help="Monitor name."),
-    reference: Path = typer.Option(..., "--reference", help="Reference data (.parquet or .csv)."),
+    reference: str = typer.Option(
+        ..., "--reference", help="Reference data: data:NAME@V, or a .parquet / .csv file."
+    ),
     deployment: str | None = typer.Option(None, help="Deployment whose traffic it watches."),
     window: str = typer.Option("1h", help="Window length: 60s, 5m, 1h, 1d."),
     rule: list[str] = typer.Option([], "--rule", help="Alert rule, e.g. 'psi(age) > 0.25'."),
@@ -332,8 +347,12 @@ def report(
 
 @app.command()
 def compare(
-    reference: Path = typer.Option(..., "--reference", help="Reference data (.parquet/.csv)."),
-    current: Path = typer.Option(..., "--current", help="Current data (.parquet/.csv)."),
+    reference: str = typer.Option(
+        ..., "--reference", help="Reference data: data:NAME@V or a .parquet/.csv file."
+    ),
+    current: str = typer.Option(
+        ..., "--current", help="Current data: data:NAME@V or a .parquet/.csv file."
+    ),
     out: Path = typer.Option(Path("drift.html"), "--out", help="HTML report path."),
     json_out: Path | None = typer.Option(None, "--json", help="Also write the data as JSON."),
     categorical: list[str] = typer.Option([], "--categorical", help="Numeric column as category."),
@@ -344,7 +363,7 @@ def compare(
     data = compare_data(
         read_frame(reference, field="reference"),
         read_frame(current, field="current"),
-        title=f"Drift: {current.name} vs {reference.name}",
+        title=f"Drift: {_label(current)} vs {_label(reference)}",
         categorical=categorical or None,
     )
     summary = data["summary"]

@@ -66,6 +66,10 @@ def _train_one(
             "roc_auc": float(roc_auc_score(y_val, model.predict_proba(x_val)[:, 1])),
         }
         conveyor.log_metrics(final)
+        # MLflow Model format with a signature; the training data as a versioned dataset
+        # (identical data in every run: one version, one lineage edge per run)
+        conveyor.log_model(model, "model", input_example=x_val[:5])
+        conveyor.log_dataset(x_train, "quickstart-train", context="training")
         with tempfile.TemporaryDirectory() as tmp:
             report = Path(tmp) / "evaluation.json"
             report.write_text(json.dumps({"params": params, "metrics": final}, indent=2))
@@ -113,16 +117,23 @@ def quickstart(
     best = page.runs[0]
     console.print(f"   best: {best.info.run_name} (accuracy {best.metrics['accuracy'].value:.3f})")
     from conveyor.cli.quickstart_monitor import monitor_step
+    from conveyor.cli.quickstart_registry import MODEL_NAME, registry_step
 
-    report = monitor_step(models[best.info.run_name or ""], data, seed)
+    served = registry_step(best.run_id, data[1])
+    # the monitor watches the model as loaded from the registry by its alias
+    model = served.get_raw_model() if served is not None else models[best.info.run_name or ""]
+    report = monitor_step(model, data, seed)
     console.print(
         "\nWhere to look next:\n"
         f'  conveyor runs list -e {EXPERIMENT} --filter "metrics.accuracy > 0.8" '
         '--order-by "metrics.accuracy DESC"\n'
         f"  conveyor runs show {best.run_id}\n"
+        f"  conveyor models show {MODEL_NAME}    # versions, aliases, approval policy\n"
+        f"  conveyor lineage models:/{MODEL_NAME}@production\n"
+        "  conveyor audit verify    # the hash-chained log of every change\n"
         "  conveyor monitors show quickstart     # alert states, last window's signals\n"
         f"  open {report}   # drift, estimated vs realized accuracy\n"
         "  conveyor server        # REST API + MLflow-compatible API on http://127.0.0.1:5000\n"
         "  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 mlflow ...   # any mlflow client works\n"
-        "\nNot built yet (next issues): registry, serving, retraining."
+        "\nNot built yet (next issues): serving, retraining."
     )

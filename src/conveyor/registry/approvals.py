@@ -203,7 +203,6 @@ class Approvals:
                         _al.c.model_id == model.model_id, _al.c.alias == alias
                     )
                 ).scalar()
-        at = now_ms()
         with write(self._engine) as conn:
             model = self._registry._model_row(conn, name, lock=True)
             self._registry._version_row(conn, model, number)
@@ -219,49 +218,55 @@ class Approvals:
                     version=number,
                     previous_version=previous,
                 )
-            pending = conn.execute(
-                select(_req.c.request_id, _req.c.version).where(
-                    _req.c.model_id == model.model_id,
-                    _req.c.alias == alias,
-                    _req.c.state == "pending",
-                )
-            ).first()
-            if pending is not None:
-                msg = (
-                    f"@{alias} of {name!r} already has a pending request "
-                    f"{pending.request_id} (version {pending.version}); approve, reject or "
-                    f"cancel it first"
-                )
-                raise ConflictError(msg, field="alias")
-            request_id = new_id()
-            conn.execute(
-                insert(_req).values(
-                    request_id=request_id,
-                    model_id=model.model_id,
-                    version=number,
-                    alias=alias,
-                    requester=requester,
-                    state="pending",
-                    comment=comment,
-                    created_time=at,
-                    updated_time=at,
-                )
-            )
-            events.append(
-                conn,
-                action="registry.approval_requested",
-                subject=f"models:/{name}/{number}",
-                payload={
-                    "project": model.project,
-                    "request_id": request_id,
-                    "alias": alias,
-                    "comment": comment,
-                },
-                actor=requester,
-            )
-            row = conn.execute(select(_req).where(_req.c.request_id == request_id)).one()
-            request = self._request(conn, row, name)
+            request = self._open_request(conn, model, number, alias, requester, comment)
         return Promotion(state="pending", name=name, alias=alias, version=number, request=request)
+
+    def _open_request(
+        self, conn: Connection, model: Any, number: int, alias: str, requester: str, comment: str
+    ) -> ApprovalRequest:
+        """Record a pending request (one per alias at a time) and its event."""
+        pending = conn.execute(
+            select(_req.c.request_id, _req.c.version).where(
+                _req.c.model_id == model.model_id,
+                _req.c.alias == alias,
+                _req.c.state == "pending",
+            )
+        ).first()
+        if pending is not None:
+            msg = (
+                f"@{alias} of {model.name!r} already has a pending request "
+                f"{pending.request_id} (version {pending.version}); approve, reject or "
+                f"cancel it first"
+            )
+            raise ConflictError(msg, field="alias")
+        request_id, at = new_id(), now_ms()
+        conn.execute(
+            insert(_req).values(
+                request_id=request_id,
+                model_id=model.model_id,
+                version=number,
+                alias=alias,
+                requester=requester,
+                state="pending",
+                comment=comment,
+                created_time=at,
+                updated_time=at,
+            )
+        )
+        events.append(
+            conn,
+            action="registry.approval_requested",
+            subject=f"models:/{model.name}/{number}",
+            payload={
+                "project": model.project,
+                "request_id": request_id,
+                "alias": alias,
+                "comment": comment,
+            },
+            actor=requester,
+        )
+        row = conn.execute(select(_req).where(_req.c.request_id == request_id)).one()
+        return self._request(conn, row, model.name)
 
     def _locked_request(self, conn: Connection, request_id: str) -> tuple[Any, Any]:
         row = conn.execute(select(_req).where(_req.c.request_id == request_id)).first()

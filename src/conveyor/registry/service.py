@@ -172,7 +172,9 @@ class Registry:
         token = str(offset + limit) if len(rows) > limit else None
         return ModelPage(models=models, next_page_token=token)
 
-    def update_model(self, name: str, *, description: str, actor: str | None = None) -> RegisteredModel:
+    def update_model(
+        self, name: str, *, description: str, actor: str | None = None
+    ) -> RegisteredModel:
         """Replace a registered model's description."""
         check_text(description, "description")
         at = now_ms()
@@ -192,7 +194,9 @@ class Registry:
             )
             return model_entities(conn, [self._model_row(conn, name)])[0]
 
-    def rename_model(self, name: str, new_name: str, *, actor: str | None = None) -> RegisteredModel:
+    def rename_model(
+        self, name: str, new_name: str, *, actor: str | None = None
+    ) -> RegisteredModel:
         """Rename a registered model (its versions, aliases and tags follow)."""
         check_name(new_name, field="new_name")
         at = now_ms()

@@ -84,7 +84,8 @@ class Experiments:
             ).first()
         if found is None:
             with contextlib.suppress(AlreadyExistsError):  # another process was first
-                self._insert(DEFAULT_EXPERIMENT_NAME, experiment_id=0)
+                # bootstrap, like the migrations' seed rows: not a change anyone made
+                self._insert(DEFAULT_EXPERIMENT_NAME, experiment_id=0, audit=False)
 
     def _insert(
         self,
@@ -93,6 +94,7 @@ class Experiments:
         experiment_id: int | None = None,
         tags: Mapping[str, str] | None = None,
         project: str = DEFAULT_PROJECT,
+        audit: bool = True,
     ) -> int:
         now = now_ms()
         e = schema.experiments
@@ -129,12 +131,13 @@ class Experiments:
                         {"experiment_id": new_id, "key": k, "value": v} for k, v in tags.items()
                     ]
                     conn.execute(insert(schema.experiment_tags), rows)
-                events.append(
-                    conn,
-                    action="experiment.created",
-                    subject=f"experiments:/{new_id}",
-                    payload={"project": project, "name": name, "tags": dict(tags or {})},
-                )
+                if audit:
+                    events.append(
+                        conn,
+                        action="experiment.created",
+                        subject=f"experiments:/{new_id}",
+                        payload={"project": project, "name": name, "tags": dict(tags or {})},
+                    )
         except IntegrityError as exc:
             msg = f"experiment {name!r} already exists; use it, or pick another name"
             raise AlreadyExistsError(msg, field="name") from exc

@@ -51,10 +51,10 @@ def mount(
     # Routes are matched in order: the calls a training loop makes per step come first.
     runs.router.routes.sort(key=_hot_first)
     # Before runs: runs.py still holds an empty ``logged-models/search`` that this one replaces.
-    tracking.include_router(logged_models.router)
-    tracking.include_router(runs.router)
+    tracking.include_router(runs.router)  # the hot paths (log-batch, log-metric) match first
     tracking.include_router(experiments.router)
     tracking.include_router(registry.router)
+    tracking.include_router(logged_models.router)
     proxy = APIRouter(dependencies=list(artifact_dependencies))
     proxy.include_router(artifacts.router)
     for prefix in ARTIFACT_PREFIXES:  # before the tracking prefix, which is its prefix too

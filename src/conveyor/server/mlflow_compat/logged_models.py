@@ -15,13 +15,15 @@ import uuid
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import Response
 
 from conveyor._time import now_ms
 from conveyor.errors import InvalidArgumentError, NotFoundError
+from conveyor.governance.roles import Role
 from conveyor.server.deps import ClientDep
 from conveyor.server.mlflow_compat.convert import Fields, JSONDict, reply, request_fields
+from conveyor.server.project_scope import require_experiment, visible_experiment_ids
 from conveyor.tracking import LocalClient
 from conveyor.tracking.artifacts import ARTIFACT_SCHEME
 from conveyor.tracking.search import decode_page_token, encode_page_token
@@ -53,6 +55,13 @@ def load(client: LocalClient, model_id: str) -> JSONDict:
     except NotFoundError:
         msg = f"Logged model with ID '{model_id}' not found."
         raise NotFoundError(msg, field="model_id") from None
+    return record
+
+
+def _load_for(request: Request, client: LocalClient, model_id: str, role: Role) -> JSONDict:
+    """``load``, then check the caller's role on the model's experiment (auth on)."""
+    record = load(client, model_id)
+    require_experiment(request, record["experiment_id"], role)
     return record
 
 
@@ -139,7 +148,7 @@ def create_logged_model(fields: FieldsDep, client: ClientDep) -> Response:
 
 
 @router.post("/logged-models/search")
-def search_logged_models(fields: FieldsDep, client: ClientDep) -> Response:
+def search_logged_models(fields: FieldsDep, client: ClientDep, request: Request) -> Response:
     """Return logged models of ``experiment_ids`` matching ``name`` / ``source_run_id`` filters."""
     experiment_ids = set(fields.texts("experiment_ids"))
     clauses = _parse_filter(fields.text("filter"))
@@ -154,6 +163,8 @@ def search_logged_models(fields: FieldsDep, client: ClientDep) -> Response:
             continue
         if all((record.get(key) == value) == equal for key, equal, value in clauses):
             found.append(record)
+    visible = set(visible_experiment_ids(request, {r["experiment_id"] for r in found}))
+    found = [r for r in found if r["experiment_id"] in visible]
     found.sort(key=lambda r: (-r["creation_timestamp_ms"], r["model_id"]))
     end = offset + max_results
     payload: dict[str, Any] = {"models": [model_json(r) for r in found[offset:end]]}
@@ -179,15 +190,17 @@ def _parse_filter(text: str | None) -> list[tuple[str, bool, str]]:
 
 
 @router.get("/logged-models/{model_id}")
-def get_logged_model(model_id: str, client: ClientDep) -> Response:
+def get_logged_model(model_id: str, client: ClientDep, request: Request) -> Response:
     """Return one logged model."""
-    return reply({"model": model_json(load(client, model_id))})
+    return reply({"model": model_json(_load_for(request, client, model_id, "viewer"))})
 
 
 @router.patch("/logged-models/{model_id}")
-def finalize_logged_model(model_id: str, fields: FieldsDep, client: ClientDep) -> Response:
+def finalize_logged_model(
+    model_id: str, fields: FieldsDep, client: ClientDep, request: Request
+) -> Response:
     """Set a logged model's final status (READY once its files are uploaded)."""
-    record = load(client, model_id)
+    record = _load_for(request, client, model_id, "editor")
     status = fields.required("status")
     if status not in _STATUSES:
         msg = f"status must be one of {', '.join(_STATUSES)}; got {status!r}"
@@ -198,26 +211,30 @@ def finalize_logged_model(model_id: str, fields: FieldsDep, client: ClientDep) -
 
 
 @router.delete("/logged-models/{model_id}")
-def delete_logged_model(model_id: str, client: ClientDep) -> Response:
+def delete_logged_model(model_id: str, client: ClientDep, request: Request) -> Response:
     """Forget a logged model (its files stay with its run, like other run artifacts)."""
-    load(client, model_id)
+    _load_for(request, client, model_id, "editor")
     client.workspace.artifacts.delete(_record_path(model_id))
     return reply()
 
 
 @router.patch("/logged-models/{model_id}/tags")
-def set_logged_model_tags(model_id: str, fields: FieldsDep, client: ClientDep) -> Response:
+def set_logged_model_tags(
+    model_id: str, fields: FieldsDep, client: ClientDep, request: Request
+) -> Response:
     """Set (or replace) tags on a logged model."""
-    record = load(client, model_id)
+    record = _load_for(request, client, model_id, "editor")
     record["tags"].update(fields.pairs("tags"))
     _save(client, record)
     return reply()
 
 
 @router.delete("/logged-models/{model_id}/tags/{tag_key}")
-def delete_logged_model_tag(model_id: str, tag_key: str, client: ClientDep) -> Response:
+def delete_logged_model_tag(
+    model_id: str, tag_key: str, client: ClientDep, request: Request
+) -> Response:
     """Remove one tag from a logged model."""
-    record = load(client, model_id)
+    record = _load_for(request, client, model_id, "editor")
     if record["tags"].pop(tag_key, None) is None:
         msg = f"No tag with key {tag_key!r} found for logged model {model_id!r}."
         raise NotFoundError(msg, field="tag_key")
@@ -226,9 +243,11 @@ def delete_logged_model_tag(model_id: str, tag_key: str, client: ClientDep) -> R
 
 
 @router.post("/logged-models/{model_id}/params")
-def log_logged_model_params(model_id: str, fields: FieldsDep, client: ClientDep) -> Response:
+def log_logged_model_params(
+    model_id: str, fields: FieldsDep, client: ClientDep, request: Request
+) -> Response:
     """Record parameters on a logged model."""
-    record = load(client, model_id)
+    record = _load_for(request, client, model_id, "editor")
     record["params"].update(fields.pairs("params"))
     _save(client, record)
     return reply()

@@ -257,11 +257,3 @@ def get_metric_history_bulk_interval(fields: FieldsDep, client: ClientDep) -> Re
         for point in _sampled(client, run_id, key, steps, limit)
     ]
     return reply({"metrics": metrics})
-
-
-@router.post("/logged-models/search")
-def search_logged_models(fields: FieldsDep) -> Response:
-    """Return no models: Conveyor stores no logged models yet (the client lists them on reads)."""
-    fields.texts("experiment_ids")
-    fields.text("filter")
-    return reply({"models": []})

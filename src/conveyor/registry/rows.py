@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import Connection, bindparam, func, select, tuple_
 
 from conveyor.errors import InvalidArgumentError
 from conveyor.registry.entities import ModelVersion, RegisteredModel
@@ -17,6 +17,14 @@ _mvt = schema.model_version_tags
 _rmt = schema.registered_model_tags
 _al = schema.model_aliases
 _MAX_RESULTS = 10_000
+_TAGS_OF_VERSION = select(_mvt.c.key, _mvt.c.value).where(
+    _mvt.c.model_id == bindparam("mid"), _mvt.c.version == bindparam("v")
+)
+_ALIASES_OF_VERSION = (
+    select(_al.c.alias)
+    .where(_al.c.model_id == bindparam("mid"), _al.c.version == bindparam("v"))
+    .order_by(_al.c.alias)
+)
 _TAG_KEY_MAX = 250
 
 
@@ -62,14 +70,24 @@ def version_entities(
     if not rows:
         return []
     keys = {(r.model_id, r.version) for r in rows}
-    model_ids = {r.model_id for r in rows}
     tags: dict[tuple[int, int], dict[str, str]] = {}
-    for t in conn.execute(select(_mvt).where(_mvt.c.model_id.in_(model_ids))):
-        if (t.model_id, t.version) in keys:
-            tags.setdefault((t.model_id, t.version), {})[t.key] = t.value
     aliases: dict[tuple[int, int], list[str]] = {}
-    for a in conn.execute(select(_al).where(_al.c.model_id.in_(model_ids)).order_by(_al.c.alias)):
-        aliases.setdefault((a.model_id, a.version), []).append(a.alias)
+    if len(rows) == 1:  # the common case (resolve, get): two indexed point lookups
+        key = {"mid": rows[0].model_id, "v": rows[0].version}
+        tags[next(iter(keys))] = dict(conn.execute(_TAGS_OF_VERSION, key).all())
+        aliases[next(iter(keys))] = list(conn.execute(_ALIASES_OF_VERSION, key).scalars())
+    else:
+        pairs = list(keys)
+        tag_rows = select(_mvt).where(tuple_(_mvt.c.model_id, _mvt.c.version).in_(pairs))
+        for t in conn.execute(tag_rows):
+            tags.setdefault((t.model_id, t.version), {})[t.key] = t.value
+        alias_rows = (
+            select(_al)
+            .where(tuple_(_al.c.model_id, _al.c.version).in_(pairs))
+            .order_by(_al.c.alias)
+        )
+        for a in conn.execute(alias_rows):
+            aliases.setdefault((a.model_id, a.version), []).append(a.alias)
     return [
         ModelVersion(
             name=model_names[r.model_id],

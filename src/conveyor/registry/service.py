@@ -12,7 +12,7 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, delete, insert, select, update
+from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from conveyor._time import now_ms
@@ -44,6 +44,54 @@ _al = schema.model_aliases
 _pol = schema.approval_policies
 
 
+# Statements of the hot paths (resolve, register, alias moves), built once so SQLAlchemy reuses
+# their compiled forms instead of keying a new statement per call.
+_MODEL_BY_NAME = select(_rm).where(_rm.c.name == bindparam("name"))
+_MODEL_BY_NAME_LOCKED = _MODEL_BY_NAME.with_for_update()
+_VERSION = select(_mv).where(_mv.c.model_id == bindparam("mid"), _mv.c.version == bindparam("v"))
+_VERSION_OF = select(_mv, _rm.c.name.label("model_name")).join(
+    _rm, _rm.c.model_id == _mv.c.model_id
+)
+_BY_ALIAS = _VERSION_OF.join(
+    _al, and_(_al.c.model_id == _mv.c.model_id, _al.c.version == _mv.c.version)
+).where(_rm.c.name == bindparam("name"), _al.c.alias == bindparam("alias"))
+_BY_NUMBER = _VERSION_OF.where(_rm.c.name == bindparam("name"), _mv.c.version == bindparam("v"))
+_ALIAS_OF = select(_al.c.version).where(
+    _al.c.model_id == bindparam("mid"), _al.c.alias == bindparam("alias")
+)
+_RUN_EXISTS = select(schema.runs.c.run_pk).where(schema.runs.c.run_uuid == bindparam("run_id"))
+_INSERT_VERSION = insert(_mv)
+_INSERT_ALIAS = insert(_al)
+_UPDATE_ALIAS = (
+    update(_al)
+    .where(_al.c.model_id == bindparam("mid"), _al.c.alias == bindparam("alias_name"))
+    .values(version=bindparam("version"), updated_time=bindparam("at"))
+)
+_NEXT_VERSION = (
+    update(_rm)
+    .where(_rm.c.model_id == bindparam("mid"))
+    .values(last_version=bindparam("v"), updated_time=bindparam("at"))
+)
+_TOUCH = update(_rm).where(_rm.c.model_id == bindparam("mid")).values(updated_time=bindparam("at"))
+_POLICIES = select(_pol).where(
+    _pol.c.model_id == bindparam("mid"), _pol.c.alias.in_(bindparam("aliases", expanding=True))
+)
+
+
+_NEWEST = (
+    select(_mv.c.stage, func.max(_mv.c.version).label("newest"))
+    .where(_mv.c.model_id == bindparam("mid"))
+    .group_by(_mv.c.stage)
+    .subquery()
+)
+_NEWEST_PER_STAGE = (
+    select(_mv)
+    .join(_NEWEST, _NEWEST.c.newest == _mv.c.version)
+    .where(_mv.c.model_id == bindparam("mid"))
+    .order_by(_mv.c.version)
+)
+
+
 class _Unset:
     """Marker for "no compare-and-set expectation"."""
 
@@ -64,10 +112,8 @@ class Registry:
 
     # -- helpers ---------------------------------------------------------------------------
     def _model_row(self, conn: Connection, name: str, *, lock: bool = False) -> Any:
-        stmt = select(_rm).where(_rm.c.name == check_name(name))
-        if lock:
-            stmt = stmt.with_for_update()
-        row = conn.execute(stmt).first()
+        stmt = _MODEL_BY_NAME_LOCKED if lock else _MODEL_BY_NAME
+        row = conn.execute(stmt, {"name": check_name(name)}).first()
         if row is None:
             msg = (
                 f"registered model {name!r} does not exist; create it with `conveyor models create`"
@@ -76,16 +122,14 @@ class Registry:
         return row
 
     def _version_row(self, conn: Connection, model: Any, version: int) -> Any:
-        row = conn.execute(
-            select(_mv).where(_mv.c.model_id == model.model_id, _mv.c.version == version)
-        ).first()
+        row = conn.execute(_VERSION, {"mid": model.model_id, "v": version}).first()
         if row is None:
             msg = f"model {model.name!r} has no version {version}"
             raise NotFoundError(msg, field="version")
         return row
 
     def _touch(self, conn: Connection, model_id: int, at: int) -> None:
-        conn.execute(update(_rm).where(_rm.c.model_id == model_id).values(updated_time=at))
+        conn.execute(_TOUCH, {"mid": model_id, "at": at})
 
     # -- registered models -----------------------------------------------------------------
     def create_model(
@@ -310,32 +354,24 @@ class Registry:
         at = now_ms()
         with write(self._engine) as conn:
             model = self._model_row(conn, name, lock=True)
-            if (
-                run_id is not None
-                and not conn.execute(
-                    select(schema.runs.c.run_pk).where(schema.runs.c.run_uuid == run_id)
-                ).first()
-            ):
+            if run_id is not None and not conn.execute(_RUN_EXISTS, {"run_id": run_id}).first():
                 msg = f"run {run_id!r} does not exist; log the model in a run first"
                 raise NotFoundError(msg, field="run_id")
             version = int(model.last_version) + 1
-            conn.execute(
-                update(_rm).where(_rm.c.model_id == model.model_id).values(last_version=version)
-            )
-            conn.execute(
-                insert(_mv).values(
-                    model_id=model.model_id,
-                    version=version,
-                    source=source,
-                    run_uuid=run_id,
-                    status="READY",
-                    stage="None",
-                    description=description,
-                    user_id=actor or events.current_actor(),
-                    created_time=at,
-                    updated_time=at,
-                )
-            )
+            conn.execute(_NEXT_VERSION, {"mid": model.model_id, "v": version, "at": at})
+            row = {
+                "model_id": model.model_id,
+                "version": version,
+                "source": source,
+                "run_uuid": run_id,
+                "status": "READY",
+                "stage": "None",
+                "description": description,
+                "user_id": actor or events.current_actor(),
+                "created_time": at,
+                "updated_time": at,
+            }
+            conn.execute(_INSERT_VERSION, row)
             if pairs:
                 conn.execute(
                     insert(_mvt),
@@ -344,7 +380,6 @@ class Registry:
                         for k, v in pairs
                     ],
                 )
-            self._touch(conn, model.model_id, at)
             events.append(
                 conn,
                 action="registry.version_created",
@@ -357,8 +392,18 @@ class Registry:
                 },
                 actor=actor,
             )
-            row = self._version_row(conn, model, version)
-            return version_entities(conn, {model.model_id: name}, [row])[0]
+        # a new version has no aliases yet and exactly the tags just written: no read-back
+        return ModelVersion(
+            name=name,
+            version=version,
+            source=source,
+            run_id=run_id,
+            description=description,
+            user_id=str(row["user_id"]),
+            created_time=at,
+            updated_time=at,
+            tags=dict(pairs),
+        )
 
     def get_version(self, name: str, version: int | str) -> ModelVersion:
         """Return one model version with its tags and aliases."""
@@ -558,26 +603,27 @@ class Registry:
             row = self._version_row(conn, model, number)
             return version_entities(conn, {model.model_id: name}, [row])[0]
 
+    def get_model_with_latest(self, name: str) -> tuple[RegisteredModel, list[ModelVersion]]:
+        """A registered model and its newest version per stage, in one read (MLflow's get)."""
+        with read(self._engine) as conn:
+            row = self._model_row(conn, name)
+            model = model_entities(conn, [row])[0]
+            latest = conn.execute(_NEWEST_PER_STAGE, {"mid": row.model_id}).all()
+            return model, version_entities(conn, {row.model_id: row.name}, latest)
+
     def latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
         """Newest version per stage (every stage when ``stages`` is empty), like MLflow."""
         wanted = [check_stage(s, field="stages") for s in stages or []]
         with read(self._engine) as conn:
             model = self._model_row(conn, name)
-            rows = conn.execute(
-                select(_mv).where(_mv.c.model_id == model.model_id).order_by(_mv.c.version)
-            ).all()
-            newest: dict[str, Any] = {}
-            for r in rows:
-                newest[r.stage] = r
-            picked = [newest[s] for s in (wanted or list(newest)) if s in newest]
-            picked.sort(key=lambda r: r.version)
+            # one row per stage, found through the (model_id, version) key: O(stages)
+            rows = conn.execute(_NEWEST_PER_STAGE, {"mid": model.model_id}).all()
+            picked = [r for r in rows if not wanted or r.stage in wanted]
             return version_entities(conn, {model.model_id: model.name}, picked)
 
     # -- aliases ---------------------------------------------------------------------------
     def _policy(self, conn: Connection, model_id: int, alias: str) -> Any:
-        rows = conn.execute(
-            select(_pol).where(_pol.c.model_id == model_id, _pol.c.alias.in_([alias, "*"]))
-        ).all()
+        rows = conn.execute(_POLICIES, {"mid": model_id, "aliases": [alias, "*"]}).all()
         exact = [r for r in rows if r.alias == alias]
         picked = exact or list(rows)
         return picked[0] if picked else None
@@ -599,9 +645,7 @@ class Registry:
         still points there; otherwise ``ConflictError`` names the version it moved to.
         """
         self._version_row(conn, model, version)
-        current = conn.execute(
-            select(_al.c.version).where(_al.c.model_id == model.model_id, _al.c.alias == alias)
-        ).scalar()
+        current = conn.execute(_ALIAS_OF, {"mid": model.model_id, "alias": alias}).scalar()
         if expected is not UNSET and current != expected:
             now = "unset" if current is None else f"version {current}"
             was = "unset" if expected is None else f"version {expected}"
@@ -614,15 +658,18 @@ class Registry:
         at = now_ms()
         if current is None:
             conn.execute(
-                insert(_al).values(
-                    model_id=model.model_id, alias=alias, version=version, updated_time=at
-                )
+                _INSERT_ALIAS,
+                {
+                    "model_id": model.model_id,
+                    "alias": alias,
+                    "version": version,
+                    "updated_time": at,
+                },
             )
         else:
             conn.execute(
-                update(_al)
-                .where(_al.c.model_id == model.model_id, _al.c.alias == alias)
-                .values(version=version, updated_time=at)
+                _UPDATE_ALIAS,
+                {"mid": model.model_id, "alias_name": alias, "version": version, "at": at},
             )
         self._touch(conn, model.model_id, at)
         payload: dict[str, Any] = {"alias": alias, "version": version, "previous": current}
@@ -699,26 +746,20 @@ class Registry:
         if isinstance(ref, str):
             ref = parse_model_uri(ref)
         with read(self._engine) as conn:
-            model = self._model_row(conn, ref.name)
-            stmt = select(_mv).where(_mv.c.model_id == model.model_id)
             if ref.alias is not None:
-                number = conn.execute(
-                    select(_al.c.version).where(
-                        _al.c.model_id == model.model_id, _al.c.alias == ref.alias
-                    )
-                ).scalar()
-                if number is None:
-                    msg = f"registered model {ref.name!r} has no alias @{ref.alias}"
-                    raise NotFoundError(msg, field="alias")
-                stmt = stmt.where(_mv.c.version == number)
+                row = conn.execute(_BY_ALIAS, {"name": ref.name, "alias": ref.alias}).first()
             elif ref.version is not None:
-                stmt = stmt.where(_mv.c.version == ref.version)
+                row = conn.execute(_BY_NUMBER, {"name": ref.name, "v": ref.version}).first()
             else:
+                stmt = _VERSION_OF.where(_rm.c.name == ref.name)
                 if ref.stage is not None:
                     stmt = stmt.where(_mv.c.stage == ref.stage)
-                stmt = stmt.order_by(_mv.c.version.desc()).limit(1)
-            row = conn.execute(stmt).first()
+                row = conn.execute(stmt.order_by(_mv.c.version.desc()).limit(1)).first()
             if row is None:
+                model = self._model_row(conn, ref.name)  # a missing model says so
+                if ref.alias is not None:
+                    msg = f"registered model {model.name!r} has no alias @{ref.alias}"
+                    raise NotFoundError(msg, field="alias")
                 msg = f"{ref.uri()} names no version of {ref.name!r}"
                 raise NotFoundError(msg, field="version")
-            return version_entities(conn, {model.model_id: model.name}, [row])[0]
+            return version_entities(conn, {row.model_id: row.model_name}, [row])[0]

@@ -112,6 +112,14 @@ def _chain_hash(prev_hash: str, seq: int, time: int, fields: tuple[str, str, str
     return hashlib.sha256(material.encode()).hexdigest()
 
 
+# Built once: appends run inside every write, so they reuse SQLAlchemy's compiled forms.
+_PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
+_LAST = (
+    select(schema.events.c.seq, schema.events.c.hash).order_by(schema.events.c.seq.desc()).limit(1)
+)
+_INSERT = insert(schema.events)
+
+
 def append(
     conn: Connection,
     *,
@@ -133,25 +141,25 @@ def append(
     data = _canonical(body)
     digest = hashlib.sha256(data).hexdigest()
     if not is_sqlite(conn.engine):
-        conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _PG_EVENTS_LOCK})
-    e = schema.events
-    last = conn.execute(select(e.c.seq, e.c.hash).order_by(e.c.seq.desc()).limit(1)).first()
-    seq = 1 if last is None else int(last.seq) + 1
-    prev = GENESIS if last is None else str(last.hash)
+        conn.execute(_PG_LOCK, {"k": _PG_EVENTS_LOCK})
+    last = conn.execute(_LAST).first()
+    seq = 1 if last is None else int(last[0]) + 1
+    prev = GENESIS if last is None else str(last[1])
     at = now_ms()
     digest_hash = _chain_hash(prev, seq, at, (actor, action, subject, digest))
     conn.execute(
-        insert(e).values(
-            seq=seq,
-            time=at,
-            actor=actor,
-            action=action,
-            subject=subject,
-            payload=data.decode(),
-            payload_digest=digest,
-            prev_hash=prev,
-            hash=digest_hash,
-        )
+        _INSERT,
+        {
+            "seq": seq,
+            "time": at,
+            "actor": actor,
+            "action": action,
+            "subject": subject,
+            "payload": data.decode(),
+            "payload_digest": digest,
+            "prev_hash": prev,
+            "hash": digest_hash,
+        },
     )
     return Event(seq, at, actor, action, subject, body, digest, prev, digest_hash)
 

@@ -84,7 +84,7 @@ def model_json(model: RegisteredModel, latest: list[ModelVersion] | None = None)
 
 
 def _full_model(registry: Registry, name: str) -> JSONDict:
-    return model_json(registry.get_model(name), registry.latest_versions(name))
+    return model_json(*registry.get_model_with_latest(name))
 
 
 # -- request fields ----------------------------------------------------------------------------

@@ -111,7 +111,7 @@ class Datasets:
         run_id: str | None = None,
         description: str | None = None,
         source: str = "",
-        actor: str = "local",
+        actor: str | None = None,
     ) -> DatasetVersion:
         """Version a frame (DataFrame, Arrow table, 2-D array, dict of columns) as Parquet."""
         validate_name(name)
@@ -149,7 +149,7 @@ class Datasets:
         run_id: str | None = None,
         description: str | None = None,
         source: str | None = None,
-        actor: str = "local",
+        actor: str | None = None,
     ) -> DatasetVersion:
         """Version a file or a directory as a manifest of its files, each stored as a blob."""
         validate_name(name)
@@ -179,7 +179,7 @@ class Datasets:
         run_id: str | None,
         description: str | None,
         source: str,
-        actor: str,
+        actor: str | None,
     ) -> DatasetVersion:
         check_context(context)
         if run_id is not None:
@@ -212,7 +212,7 @@ class Datasets:
         context: str,
         description: str | None,
         source: str,
-        actor: str,
+        actor: str | None,
     ) -> DatasetVersion:
         now = now_ms()
         if run_id is not None:
@@ -267,7 +267,9 @@ class Datasets:
         )  # fmt: skip
         return _version(_Row(row, name))
 
-    def _record_use(self, version: DatasetVersion, run_id: str, context: str, actor: str) -> None:
+    def _record_use(
+        self, version: DatasetVersion, run_id: str, context: str, actor: str | None
+    ) -> None:
         """Record that a run consumed an existing version (one event, only if new)."""
         for _ in range(_WRITE_ATTEMPTS):
             try:
@@ -557,7 +559,7 @@ def _insert_edge(
 
 
 def _use_event(
-    conn: Connection, version: DatasetVersion, run_id: str, context: str, actor: str
+    conn: Connection, version: DatasetVersion, run_id: str, context: str, actor: str | None
 ) -> None:
     payload = {"digest": version.digest, "run_id": run_id, "context": context}
     events.append(

@@ -20,9 +20,11 @@ from conveyor.store import read, schema
 _CODE_TAGS = ("mlflow.source.git.commit", "conveyor.git.dirty", "mlflow.source.name")
 
 
-def _run_node(conn: Connection, run_id: str) -> dict[str, Any] | None:
-    r, e = schema.runs, schema.experiments
-    row = conn.execute(
+def _run_nodes(conn: Connection, run_ids: Sequence[str]) -> dict[str, dict[str, Any]]:
+    """Run nodes (experiment, status, code version, params) for many runs in three queries."""
+    r, e, p, t = schema.runs, schema.experiments, schema.params, schema.tags
+    ids = list(run_ids)
+    rows = conn.execute(
         select(
             r.c.run_uuid,
             r.c.name,
@@ -33,37 +35,41 @@ def _run_node(conn: Connection, run_id: str) -> dict[str, Any] | None:
             e.c.name.label("experiment"),
         )
         .join(e, e.c.experiment_id == r.c.experiment_id)
-        .where(r.c.run_uuid == run_id)
-    ).first()
-    if row is None:
-        return None
-    params = dict(
-        conn.execute(
-            select(schema.params.c.key, schema.params.c.value).where(
-                schema.params.c.run_uuid == run_id
-            )
-        ).all()
-    )
-    tags = dict(
-        conn.execute(
-            select(schema.tags.c.key, schema.tags.c.value).where(
-                schema.tags.c.run_uuid == run_id, schema.tags.c.key.in_(_CODE_TAGS)
-            )
-        ).all()
-    )
-    return {
-        "run_id": row.run_uuid,
-        "name": row.name,
-        "experiment": row.experiment,
-        "status": row.status,
-        "user": row.user_id,
-        "start_time": row.start_time,
-        "end_time": row.end_time,
-        "code_version": tags.get("mlflow.source.git.commit"),
-        "code_dirty": tags.get("conveyor.git.dirty") == "true",
-        "source": tags.get("mlflow.source.name"),
-        "params": params,
-    }
+        .where(r.c.run_uuid.in_(ids))
+    ).all()
+    params: dict[str, dict[str, str]] = {}
+    for run_id, key, value in conn.execute(
+        select(p.c.run_uuid, p.c.key, p.c.value).where(p.c.run_uuid.in_(ids))
+    ):
+        params.setdefault(run_id, {})[key] = value
+    tags: dict[str, dict[str, str]] = {}
+    for run_id, key, value in conn.execute(
+        select(t.c.run_uuid, t.c.key, t.c.value).where(
+            t.c.run_uuid.in_(ids), t.c.key.in_(_CODE_TAGS)
+        )
+    ):
+        tags.setdefault(run_id, {})[key] = value
+    nodes = {}
+    for row in rows:
+        code = tags.get(row.run_uuid, {})
+        nodes[row.run_uuid] = {
+            "run_id": row.run_uuid,
+            "name": row.name,
+            "experiment": row.experiment,
+            "status": row.status,
+            "user": row.user_id,
+            "start_time": row.start_time,
+            "end_time": row.end_time,
+            "code_version": code.get("mlflow.source.git.commit"),
+            "code_dirty": code.get("conveyor.git.dirty") == "true",
+            "source": code.get("mlflow.source.name"),
+            "params": params.get(row.run_uuid, {}),
+        }
+    return nodes
+
+
+def _run_node(conn: Connection, run_id: str) -> dict[str, Any] | None:
+    return _run_nodes(conn, [run_id]).get(run_id)
 
 
 def _inputs(conn: Connection, run_ids: Sequence[str]) -> dict[str, list[dict[str, Any]]]:
@@ -187,12 +193,12 @@ class Lineage:
                 .order_by(ri.c.created_time)
             ).all()
             run_ids = [c.run_uuid for c in consumers]
-            runs = []
-            for c in consumers:
-                node = _run_node(conn, c.run_uuid)
-                if node is not None:
-                    node["context"] = c.context
-                    runs.append(node)
+            nodes = _run_nodes(conn, run_ids) if run_ids else {}
+            runs = [
+                {**nodes[c.run_uuid], "context": c.context}
+                for c in consumers
+                if c.run_uuid in nodes
+            ]
             models = _versions_of_runs(conn, run_ids) if run_ids else []
         return {
             "subject": f"data:{name}@{version}",

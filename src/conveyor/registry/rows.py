@@ -5,7 +5,17 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, select, tuple_
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    cast,
+    func,
+    literal_column,
+    null,
+    select,
+    tuple_,
+    union_all,
+)
 
 from conveyor.errors import InvalidArgumentError
 from conveyor.registry.entities import ModelVersion, RegisteredModel
@@ -17,14 +27,15 @@ _mvt = schema.model_version_tags
 _rmt = schema.registered_model_tags
 _al = schema.model_aliases
 _MAX_RESULTS = 10_000
-_TAGS_OF_VERSION = select(_mvt.c.key, _mvt.c.value).where(
-    _mvt.c.model_id == bindparam("mid"), _mvt.c.version == bindparam("v")
-)
-_ALIASES_OF_VERSION = (
-    select(_al.c.alias)
-    .where(_al.c.model_id == bindparam("mid"), _al.c.version == bindparam("v"))
-    .order_by(_al.c.alias)
-)
+# One version's tags (kind 0: key, value) and aliases (kind 1: alias, NULL), in one statement.
+_TAGS_AND_ALIASES_OF_VERSION = union_all(
+    select(literal_column("0").label("kind"), _mvt.c.key.label("name"), _mvt.c.value).where(
+        _mvt.c.model_id == bindparam("mid"), _mvt.c.version == bindparam("v")
+    ),
+    select(literal_column("1"), _al.c.alias, cast(null(), _mvt.c.value.type)).where(
+        _al.c.model_id == bindparam("mid"), _al.c.version == bindparam("v")
+    ),
+).order_by("kind", "name")
 _TAG_KEY_MAX = 250
 
 
@@ -72,10 +83,13 @@ def version_entities(
     keys = {(r.model_id, r.version) for r in rows}
     tags: dict[tuple[int, int], dict[str, str]] = {}
     aliases: dict[tuple[int, int], list[str]] = {}
-    if len(rows) == 1:  # the common case (resolve, get): two indexed point lookups
-        key = {"mid": rows[0].model_id, "v": rows[0].version}
-        tags[next(iter(keys))] = dict(conn.execute(_TAGS_OF_VERSION, key).all())
-        aliases[next(iter(keys))] = list(conn.execute(_ALIASES_OF_VERSION, key).scalars())
+    if len(rows) == 1:  # the common case (resolve, get): one statement of two point lookups
+        found = conn.execute(
+            _TAGS_AND_ALIASES_OF_VERSION, {"mid": rows[0].model_id, "v": rows[0].version}
+        ).all()
+        key = next(iter(keys))
+        tags[key] = {name: value for kind, name, value in found if kind == 0}
+        aliases[key] = [name for kind, name, _ in found if kind == 1]
     else:
         pairs = list(keys)
         tag_rows = select(_mvt).where(tuple_(_mvt.c.model_id, _mvt.c.version).in_(pairs))

@@ -12,7 +12,19 @@ import contextlib
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection, Engine, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from sqlalchemy.exc import IntegrityError
 
 from conveyor._time import now_ms
@@ -59,7 +71,38 @@ _BY_NUMBER = _VERSION_OF.where(_rm.c.name == bindparam("name"), _mv.c.version ==
 _ALIAS_OF = select(_al.c.version).where(
     _al.c.model_id == bindparam("mid"), _al.c.alias == bindparam("alias")
 )
-_RUN_EXISTS = select(schema.runs.c.run_pk).where(schema.runs.c.run_uuid == bindparam("run_id"))
+# Registering locks the model row and checks the run in one statement.
+_MODEL_FOR_VERSION = (
+    select(
+        _rm,
+        exists().where(schema.runs.c.run_uuid == bindparam("run_id")).label("run_exists"),
+    )
+    .where(_rm.c.name == bindparam("name"))
+    .with_for_update(of=_rm)
+)
+# Setting an alias reads, with the locked model row, all it decides on: whether a policy guards
+# the alias (its details are read only to word the refusal), whether the version exists, and
+# the version the alias points at now.
+_MODEL_FOR_ALIAS = (
+    select(
+        _rm,
+        exists()
+        .where(
+            _pol.c.model_id == _rm.c.model_id,
+            or_(_pol.c.alias == bindparam("alias"), _pol.c.alias == "*"),
+        )
+        .label("has_policy"),
+        exists()
+        .where(_mv.c.model_id == _rm.c.model_id, _mv.c.version == bindparam("v"))
+        .label("has_version"),
+        select(_al.c.version)
+        .where(_al.c.model_id == _rm.c.model_id, _al.c.alias == bindparam("alias"))
+        .scalar_subquery()
+        .label("current_version"),
+    )
+    .where(_rm.c.name == bindparam("name"))
+    .with_for_update(of=_rm)
+)
 _INSERT_VERSION = insert(_mv)
 _INSERT_ALIAS = insert(_al)
 _UPDATE_ALIAS = (
@@ -92,6 +135,18 @@ _NEWEST_PER_STAGE = (
 )
 
 
+def _found_model(row: Any, name: str) -> Any:
+    """``row``, the registered model ``name``'s; ``NotFoundError`` when there is none."""
+    if row is None:
+        msg = f"registered model {name!r} does not exist; create it with `conveyor models create`"
+        raise NotFoundError(msg, field="name")
+    return row
+
+
+def _no_version(name: str, version: int) -> NotFoundError:
+    return NotFoundError(f"model {name!r} has no version {version}", field="version")
+
+
 class _Unset:
     """Marker for "no compare-and-set expectation"."""
 
@@ -113,19 +168,12 @@ class Registry:
     # -- helpers ---------------------------------------------------------------------------
     def _model_row(self, conn: Connection, name: str, *, lock: bool = False) -> Any:
         stmt = _MODEL_BY_NAME_LOCKED if lock else _MODEL_BY_NAME
-        row = conn.execute(stmt, {"name": check_name(name)}).first()
-        if row is None:
-            msg = (
-                f"registered model {name!r} does not exist; create it with `conveyor models create`"
-            )
-            raise NotFoundError(msg, field="name")
-        return row
+        return _found_model(conn.execute(stmt, {"name": check_name(name)}).first(), name)
 
     def _version_row(self, conn: Connection, model: Any, version: int) -> Any:
         row = conn.execute(_VERSION, {"mid": model.model_id, "v": version}).first()
         if row is None:
-            msg = f"model {model.name!r} has no version {version}"
-            raise NotFoundError(msg, field="version")
+            raise _no_version(model.name, version)
         return row
 
     def _touch(self, conn: Connection, model_id: int, at: int) -> None:
@@ -353,8 +401,10 @@ class Registry:
                 self.create_model(name, actor=actor)
         at = now_ms()
         with write(self._engine) as conn:
-            model = self._model_row(conn, name, lock=True)
-            if run_id is not None and not conn.execute(_RUN_EXISTS, {"run_id": run_id}).first():
+            model = _found_model(
+                conn.execute(_MODEL_FOR_VERSION, {"name": name, "run_id": run_id}).first(), name
+            )
+            if run_id is not None and not model.run_exists:
                 msg = f"run {run_id!r} does not exist; log the model in a run first"
                 raise NotFoundError(msg, field="run_id")
             version = int(model.last_version) + 1
@@ -646,6 +696,23 @@ class Registry:
         """
         self._version_row(conn, model, version)
         current = conn.execute(_ALIAS_OF, {"mid": model.model_id, "alias": alias}).scalar()
+        return self._point_alias(
+            conn, model, alias, version, current, expected=expected, actor=actor, via=via
+        )
+
+    def _point_alias(
+        self,
+        conn: Connection,
+        model: Any,
+        alias: str,
+        version: int,
+        current: int | None,
+        *,
+        expected: Any,
+        actor: str | None,
+        via: str | None,
+    ) -> int | None:
+        """Move ``alias`` from ``current`` (read in this transaction) to ``version``."""
         if expected is not UNSET and current != expected:
             now = "unset" if current is None else f"version {current}"
             was = "unset" if expected is None else f"version {expected}"
@@ -700,9 +767,11 @@ class Registry:
         """
         alias = check_alias(alias)
         number = check_version(version)
+        check_name(name)
         with write(self._engine) as conn:
-            model = self._model_row(conn, name, lock=True)
-            policy = self._policy(conn, model.model_id, alias)
+            params = {"name": name, "alias": alias, "v": number}
+            model = _found_model(conn.execute(_MODEL_FOR_ALIAS, params).first(), name)
+            policy = self._policy(conn, model.model_id, alias) if model.has_policy else None
             if policy is not None:
                 msg = (
                     f"@{alias} of {name!r} needs {policy.required} approval(s) by a user with "
@@ -710,7 +779,18 @@ class Registry:
                     f"{name} {number} --to {alias}`"
                 )
                 raise ConflictError(msg, field="alias")
-            return self.move_alias(conn, model, alias, number, expected=expected, actor=actor)
+            if not model.has_version:
+                raise _no_version(name, number)
+            return self._point_alias(
+                conn,
+                model,
+                alias,
+                number,
+                model.current_version,
+                expected=expected,
+                actor=actor,
+                via=None,
+            )
 
     def delete_alias(self, name: str, alias: str, *, actor: str | None = None) -> None:
         """Remove an alias; ``NotFoundError`` if it is not set."""

@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, func, insert, or_, select, text
+from sqlalchemy import Connection, Engine, func, or_, select
 
 from conveyor._time import now_ms
 from conveyor.errors import InvalidArgumentError
@@ -112,12 +112,10 @@ def _chain_hash(prev_hash: str, seq: int, time: int, fields: tuple[str, str, str
     return hashlib.sha256(material.encode()).hexdigest()
 
 
-# Built once: appends run inside every write, so they reuse SQLAlchemy's compiled forms.
-_PG_LOCK = text("SELECT pg_advisory_xact_lock(:k)")
-_LAST = (
-    select(schema.events.c.seq, schema.events.c.hash).order_by(schema.events.c.seq.desc()).limit(1)
-)
-_INSERT = insert(schema.events)
+_LAST_SQL = "SELECT seq, hash FROM events ORDER BY seq DESC LIMIT 1"
+_COLUMNS = "seq, time, actor, action, subject, payload, payload_digest, prev_hash, hash"
+_INSERT_SQLITE = f"INSERT INTO events ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)"
+_INSERT_PG = f"INSERT INTO events ({_COLUMNS}) VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s)"
 
 
 def append(
@@ -140,27 +138,23 @@ def append(
     body = dict(payload or {})
     data = _canonical(body)
     digest = hashlib.sha256(data).hexdigest()
-    if not is_sqlite(conn.engine):
-        conn.execute(_PG_LOCK, {"k": _PG_EVENTS_LOCK})
-    last = conn.execute(_LAST).first()
-    seq = 1 if last is None else int(last[0]) + 1
-    prev = GENESIS if last is None else str(last[1])
-    at = now_ms()
-    digest_hash = _chain_hash(prev, seq, at, (actor, action, subject, digest))
-    conn.execute(
-        _INSERT,
-        {
-            "seq": seq,
-            "time": at,
-            "actor": actor,
-            "action": action,
-            "subject": subject,
-            "payload": data.decode(),
-            "payload_digest": digest,
-            "prev_hash": prev,
-            "hash": digest_hash,
-        },
-    )
+    # the DB-API cursor directly: this runs inside every write, and SQLAlchemy's per-statement
+    # overhead was half of an append's cost
+    sqlite = is_sqlite(conn.engine)
+    cursor = raw_dbapi(conn).cursor()
+    try:
+        if not sqlite:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (_PG_EVENTS_LOCK,))
+        cursor.execute(_LAST_SQL)
+        last = cursor.fetchone()
+        seq = 1 if last is None else int(last[0]) + 1
+        prev = GENESIS if last is None else str(last[1])
+        at = now_ms()
+        digest_hash = _chain_hash(prev, seq, at, (actor, action, subject, digest))
+        row = (seq, at, actor, action, subject, data.decode(), digest, prev, digest_hash)
+        cursor.execute(_INSERT_SQLITE if sqlite else _INSERT_PG, row)
+    finally:
+        cursor.close()
     return Event(seq, at, actor, action, subject, body, digest, prev, digest_hash)
 
 

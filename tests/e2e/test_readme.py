@@ -131,3 +131,44 @@ def test_monitoring_tour_runs(tmp_path: Path) -> None:
         assert result.returncode == 0, (command, result.stdout, result.stderr)
     assert "<svg" in (tmp_path / "churn.html").read_text()
     assert "<svg" in (tmp_path / "drift.html").read_text()
+
+
+def test_registry_tour_runs(tmp_path: Path) -> None:
+    block = next(b for b in _python_blocks() if "conveyor.register_model" in b)
+    prelude = (
+        "import pandas as pd\n"
+        "from sklearn.datasets import make_classification\n"
+        "from sklearn.linear_model import LogisticRegression\n"
+        "X, y = make_classification(n_samples=300, n_features=4, random_state=0)\n"
+        "X = pd.DataFrame(X, columns=['a', 'b', 'c', 'd'])\n"
+        "train_df = X.assign(label=y)\n"
+        "model = LogisticRegression().fit(X, y)\n"
+    )
+    check = (
+        "\nassert (loaded.predict(X[:5]) == model.predict(X[:5])).all()\n"
+        "from conveyor.cli.app import run\n"
+        "assert run(['models', 'policy', 'churn', 'production', '--required', '1']) == 0\n"
+        "assert run(['models', 'promote', 'churn', '1', '--to', 'production']) == 0\n"
+        "from conveyor.registry.client import registry_client\n"
+        "request = registry_client().requests(state='pending')[0]\n"
+        "import os; os.environ['CONVEYOR_USER'] = 'bob'\n"
+        "from conveyor.settings import get_settings; get_settings.cache_clear()\n"
+        "import conveyor.store.events as ev; ev._local_user.cache_clear()\n"
+        "assert run(['models', 'approve', request.request_id]) == 0\n"
+        "assert conveyor.load_model('models:/churn@production').predict(X[:1]) is not None\n"
+        "assert run(['lineage', 'models:/churn@production']) == 0\n"
+        "assert run(['audit', 'verify']) == 0\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env["CONVEYOR_USER"] = "alice"
+    result = subprocess.run(
+        [sys.executable, "-c", prelude + block + check],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "data:churn-train@1" in result.stdout

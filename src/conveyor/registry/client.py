@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import functools
-import getpass
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -30,19 +28,11 @@ if TYPE_CHECKING:
     from conveyor.tracking.service import Workspace
 
 
-@functools.cache
-def _os_user() -> str:
-    try:
-        return getpass.getuser()
-    except (KeyError, OSError):
-        return "local"
-
-
 def local_actor() -> str:
     """The acting user in embedded mode: ``CONVEYOR_USER`` or the OS user."""
-    from conveyor.settings import get_settings
+    from conveyor.store.events import current_actor
 
-    return get_settings().user or _os_user()
+    return current_actor()
 
 
 class RegistryClient(ABC):

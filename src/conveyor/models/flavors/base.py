@@ -18,6 +18,10 @@ from conveyor.errors import InvalidArgumentError
 
 # Tried in this order when choosing a flavor for a model object: specific before generic.
 FLAVOR_MODULES: dict[str, str] = {
+    # XGBoost and LightGBM estimators are scikit-learn estimators too: keep them before sklearn.
+    "xgboost": "conveyor.models.flavors.xgboost",
+    "lightgbm": "conveyor.models.flavors.lightgbm",
+    "pytorch": "conveyor.models.flavors.pytorch",
     "sklearn": "conveyor.models.flavors.sklearn",
     "onnx": "conveyor.models.flavors.onnx",
     "python_function": "conveyor.models.flavors.python_function",
@@ -27,6 +31,9 @@ FLAVOR_MODULES: dict[str, str] = {
 LOADER_MODULES: dict[str, str] = {
     "mlflow.sklearn": "sklearn",
     "mlflow.onnx": "onnx",
+    "mlflow.xgboost": "xgboost",
+    "mlflow.lightgbm": "lightgbm",
+    "conveyor.models.flavors.pytorch": "pytorch",
     "mlflow.pyfunc.model": "mlflow_python_model",
     "conveyor.models.flavors.python_function": "python_function",
 }

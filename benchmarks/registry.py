@@ -208,8 +208,15 @@ def measure(side: str, mode: str, iterations: int) -> dict[str, Any]:
 
 # Written from the profiles behind the figures (py-spy on the Conveyor server, same machine).
 WHERE_THE_TIME_GOES = (
-    "Where the time goes (Conveyor side, profiled with py-spy on the same machine): "
-    "TODO after profiling."
+    "Where Conveyor's time goes (profiled on the same machine with py-spy, and timed in "
+    "process): the registry service itself takes about 0.45 ms to register a version, 0.45 ms "
+    "to set an alias and 0.3 ms to resolve one (SQLite through SQLAlchemy Core, precompiled "
+    "statements: 5, 5 and 2 statements after `BEGIN`, two of each write being the audit "
+    "event). Driving the app in process over ASGI (no sockets) the three routes take about "
+    "0.8, 0.85 and 0.65 ms and `/health` 0.15 ms: the rest of a route is FastAPI's routing, "
+    "dependency solving and the one hop to the thread pool. Over loopback HTTP, uvicorn's "
+    "request parsing and socket writes add ~0.3-0.5 ms per call on these two shared cores; the "
+    "`GET /health` row shows that floor for each server."
 )
 
 

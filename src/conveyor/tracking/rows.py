@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import BindParameter, Connection, bindparam, select
 
 from conveyor.store import schema
 from conveyor.tracking.entities import Metric, Run, RunInfo
@@ -36,23 +36,34 @@ def metric_value(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
+# Built once (a run read is on every tracking call's path); "ids" expands to the chunk's run ids.
+_IDS: BindParameter[str] = bindparam("ids", expanding=True)
+_PARAMS_OF = select(schema.params.c.run_uuid, schema.params.c.key, schema.params.c.value).where(
+    schema.params.c.run_uuid.in_(_IDS)
+)
+_TAGS_OF = select(schema.tags.c.run_uuid, schema.tags.c.key, schema.tags.c.value).where(
+    schema.tags.c.run_uuid.in_(_IDS)
+)
+_lm = schema.latest_metrics
+_LATEST_OF = select(_lm.c.run_uuid, _lm.c.key, _lm.c.value, _lm.c.timestamp, _lm.c.step).where(
+    _lm.c.run_uuid.in_(_IDS)
+)
+
+
 def _children(
     conn: Connection, run_ids: Sequence[str]
 ) -> tuple[dict[str, dict[str, str]], dict[str, dict[str, str]], dict[str, dict[str, Metric]]]:
     params: dict[str, dict[str, str]] = defaultdict(dict)
     tags: dict[str, dict[str, str]] = defaultdict(dict)
     metrics: dict[str, dict[str, Metric]] = defaultdict(dict)
-    lm = schema.latest_metrics
     for start in range(0, len(run_ids), _CHUNK):
-        chunk = run_ids[start : start + _CHUNK]
-        for table, target in ((schema.params, params), (schema.tags, tags)):
-            stmt = select(table.c.run_uuid, table.c.key, table.c.value)
-            for run_uuid, key, value in conn.execute(stmt.where(table.c.run_uuid.in_(chunk))):
+        chunk = {"ids": list(run_ids[start : start + _CHUNK])}
+        for stmt, target in ((_PARAMS_OF, params), (_TAGS_OF, tags)):
+            for run_uuid, key, value in conn.execute(stmt, chunk):
                 target[run_uuid][key] = value
-        stmt = select(lm.c.run_uuid, lm.c.key, lm.c.value, lm.c.timestamp, lm.c.step)
-        for row in conn.execute(stmt.where(lm.c.run_uuid.in_(chunk))):
-            metrics[row.run_uuid][row.key] = Metric(
-                key=row.key, value=metric_value(row.value), timestamp=row.timestamp, step=row.step
+        for run_uuid, key, value, timestamp, step in conn.execute(_LATEST_OF, chunk):
+            metrics[run_uuid][key] = Metric(
+                key=key, value=metric_value(value), timestamp=timestamp, step=step
             )
     return params, tags, metrics
 

@@ -201,7 +201,8 @@ def test_cli_reference_can_be_a_dataset_version(tmp_path: Path, home: Path) -> N
     current.to_parquet(tmp_path / "cur.parquet")
     ref = f"data:churn-train@{version.version}"
     assert run(["monitors", "create", "d", "--reference", ref, "--window", "1m"]) == 0
-    assert run(["monitor", "compare", "--reference", ref, "--current", str(tmp_path / "cur.parquet"),
+    cur = str(tmp_path / "cur.parquet")
+    assert run(["monitor", "compare", "--reference", ref, "--current", cur,
                 "--out", str(tmp_path / "d.html")]) == 0  # fmt: skip
     assert "data:churn-train@1" in (tmp_path / "d.html").read_text()
     assert run(["monitors", "create", "e", "--reference", "data:churn-train@9"]) == 3

@@ -114,7 +114,8 @@ def test_monitoring_tour_runs(tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
     conveyor = str(Path(sys.executable).with_name("conveyor"))
     commands = _monitoring_commands()
-    assert [c[:3] for c in commands][:2] == [
+    assert [c[:3] for c in commands][:3] == [
+        ["conveyor", "data", "log"],
         ["conveyor", "monitors", "create"],
         ["conveyor", "monitors", "log"],
     ]

@@ -16,12 +16,8 @@ from sqlalchemy import (
     Connection,
     Engine,
     and_,
-    bindparam,
     delete,
-    exists,
-    func,
     insert,
-    or_,
     select,
     update,
 )
@@ -29,6 +25,7 @@ from sqlalchemy.exc import IntegrityError
 
 from conveyor._time import now_ms
 from conveyor.errors import AlreadyExistsError, ConflictError, InvalidArgumentError, NotFoundError
+from conveyor.registry import statements as q
 from conveyor.registry.entities import ModelPage, ModelVersion, RegisteredModel, VersionPage
 from conveyor.registry.rows import (
     check_tag,
@@ -54,85 +51,6 @@ _mvt = schema.model_version_tags
 _rmt = schema.registered_model_tags
 _al = schema.model_aliases
 _pol = schema.approval_policies
-
-
-# Statements of the hot paths (resolve, register, alias moves), built once so SQLAlchemy reuses
-# their compiled forms instead of keying a new statement per call.
-_MODEL_BY_NAME = select(_rm).where(_rm.c.name == bindparam("name"))
-_MODEL_BY_NAME_LOCKED = _MODEL_BY_NAME.with_for_update()
-_VERSION = select(_mv).where(_mv.c.model_id == bindparam("mid"), _mv.c.version == bindparam("v"))
-_VERSION_OF = select(_mv, _rm.c.name.label("model_name")).join(
-    _rm, _rm.c.model_id == _mv.c.model_id
-)
-_BY_ALIAS = _VERSION_OF.join(
-    _al, and_(_al.c.model_id == _mv.c.model_id, _al.c.version == _mv.c.version)
-).where(_rm.c.name == bindparam("name"), _al.c.alias == bindparam("alias"))
-_BY_NUMBER = _VERSION_OF.where(_rm.c.name == bindparam("name"), _mv.c.version == bindparam("v"))
-_ALIAS_OF = select(_al.c.version).where(
-    _al.c.model_id == bindparam("mid"), _al.c.alias == bindparam("alias")
-)
-# Registering locks the model row and checks the run in one statement.
-_MODEL_FOR_VERSION = (
-    select(
-        _rm,
-        exists().where(schema.runs.c.run_uuid == bindparam("run_id")).label("run_exists"),
-    )
-    .where(_rm.c.name == bindparam("name"))
-    .with_for_update(of=_rm)
-)
-# Setting an alias reads, with the locked model row, all it decides on: whether a policy guards
-# the alias (its details are read only to word the refusal), whether the version exists, and
-# the version the alias points at now.
-_MODEL_FOR_ALIAS = (
-    select(
-        _rm,
-        exists()
-        .where(
-            _pol.c.model_id == _rm.c.model_id,
-            or_(_pol.c.alias == bindparam("alias"), _pol.c.alias == "*"),
-        )
-        .label("has_policy"),
-        exists()
-        .where(_mv.c.model_id == _rm.c.model_id, _mv.c.version == bindparam("v"))
-        .label("has_version"),
-        select(_al.c.version)
-        .where(_al.c.model_id == _rm.c.model_id, _al.c.alias == bindparam("alias"))
-        .scalar_subquery()
-        .label("current_version"),
-    )
-    .where(_rm.c.name == bindparam("name"))
-    .with_for_update(of=_rm)
-)
-_INSERT_VERSION = insert(_mv)
-_INSERT_ALIAS = insert(_al)
-_UPDATE_ALIAS = (
-    update(_al)
-    .where(_al.c.model_id == bindparam("mid"), _al.c.alias == bindparam("alias_name"))
-    .values(version=bindparam("version"), updated_time=bindparam("at"))
-)
-_NEXT_VERSION = (
-    update(_rm)
-    .where(_rm.c.model_id == bindparam("mid"))
-    .values(last_version=bindparam("v"), updated_time=bindparam("at"))
-)
-_TOUCH = update(_rm).where(_rm.c.model_id == bindparam("mid")).values(updated_time=bindparam("at"))
-_POLICIES = select(_pol).where(
-    _pol.c.model_id == bindparam("mid"), _pol.c.alias.in_(bindparam("aliases", expanding=True))
-)
-
-
-_NEWEST = (
-    select(_mv.c.stage, func.max(_mv.c.version).label("newest"))
-    .where(_mv.c.model_id == bindparam("mid"))
-    .group_by(_mv.c.stage)
-    .subquery()
-)
-_NEWEST_PER_STAGE = (
-    select(_mv)
-    .join(_NEWEST, _NEWEST.c.newest == _mv.c.version)
-    .where(_mv.c.model_id == bindparam("mid"))
-    .order_by(_mv.c.version)
-)
 
 
 def _found_model(row: Any, name: str) -> Any:
@@ -167,17 +85,17 @@ class Registry:
 
     # -- helpers ---------------------------------------------------------------------------
     def _model_row(self, conn: Connection, name: str, *, lock: bool = False) -> Any:
-        stmt = _MODEL_BY_NAME_LOCKED if lock else _MODEL_BY_NAME
+        stmt = q.MODEL_BY_NAME_LOCKED if lock else q.MODEL_BY_NAME
         return _found_model(conn.execute(stmt, {"name": check_name(name)}).first(), name)
 
     def _version_row(self, conn: Connection, model: Any, version: int) -> Any:
-        row = conn.execute(_VERSION, {"mid": model.model_id, "v": version}).first()
+        row = conn.execute(q.VERSION, {"mid": model.model_id, "v": version}).first()
         if row is None:
             raise _no_version(model.name, version)
         return row
 
     def _touch(self, conn: Connection, model_id: int, at: int) -> None:
-        conn.execute(_TOUCH, {"mid": model_id, "at": at})
+        conn.execute(q.TOUCH, {"mid": model_id, "at": at})
 
     # -- registered models -----------------------------------------------------------------
     def create_model(
@@ -402,44 +320,30 @@ class Registry:
         at = now_ms()
         with write(self._engine) as conn:
             model = _found_model(
-                conn.execute(_MODEL_FOR_VERSION, {"name": name, "run_id": run_id}).first(), name
+                conn.execute(q.MODEL_FOR_VERSION, {"name": name, "run_id": run_id}).first(), name
             )
             if run_id is not None and not model.run_exists:
                 msg = f"run {run_id!r} does not exist; log the model in a run first"
                 raise NotFoundError(msg, field="run_id")
             version = int(model.last_version) + 1
-            conn.execute(_NEXT_VERSION, {"mid": model.model_id, "v": version, "at": at})
-            row = {
-                "model_id": model.model_id,
-                "version": version,
-                "source": source,
-                "run_uuid": run_id,
-                "status": "READY",
-                "stage": "None",
-                "description": description,
-                "user_id": actor or events.current_actor(),
-                "created_time": at,
-                "updated_time": at,
-            }
-            conn.execute(_INSERT_VERSION, row)
+            conn.execute(q.NEXT_VERSION, {"mid": model.model_id, "v": version, "at": at})
+            user = actor or events.current_actor()
+            conn.execute(
+                q.INSERT_VERSION,
+                {"model_id": model.model_id, "version": version, "source": source,
+                 "run_uuid": run_id, "status": "READY", "stage": "None",
+                 "description": description, "user_id": user, "created_time": at,
+                 "updated_time": at},
+            )  # fmt: skip
             if pairs:
-                conn.execute(
-                    insert(_mvt),
-                    [
-                        {"model_id": model.model_id, "version": version, "key": k, "value": v}
-                        for k, v in pairs
-                    ],
-                )
+                keyed = {"model_id": model.model_id, "version": version}
+                conn.execute(insert(_mvt), [{**keyed, "key": k, "value": v} for k, v in pairs])
+            payload = {"project": model.project, "source": source, "run_id": run_id}
             events.append(
                 conn,
                 action="registry.version_created",
                 subject=f"models:/{name}/{version}",
-                payload={
-                    "project": model.project,
-                    "source": source,
-                    "run_id": run_id,
-                    "tags": dict(pairs),
-                },
+                payload={**payload, "tags": dict(pairs)},
                 actor=actor,
             )
         # a new version has no aliases yet and exactly the tags just written: no read-back
@@ -449,7 +353,7 @@ class Registry:
             source=source,
             run_id=run_id,
             description=description,
-            user_id=str(row["user_id"]),
+            user_id=user,
             created_time=at,
             updated_time=at,
             tags=dict(pairs),
@@ -658,7 +562,7 @@ class Registry:
         with read(self._engine) as conn:
             row = self._model_row(conn, name)
             model = model_entities(conn, [row])[0]
-            latest = conn.execute(_NEWEST_PER_STAGE, {"mid": row.model_id}).all()
+            latest = conn.execute(q.NEWEST_PER_STAGE, {"mid": row.model_id}).all()
             return model, version_entities(conn, {row.model_id: row.name}, latest)
 
     def latest_versions(self, name: str, stages: Sequence[str] | None = None) -> list[ModelVersion]:
@@ -667,13 +571,13 @@ class Registry:
         with read(self._engine) as conn:
             model = self._model_row(conn, name)
             # one row per stage, found through the (model_id, version) key: O(stages)
-            rows = conn.execute(_NEWEST_PER_STAGE, {"mid": model.model_id}).all()
+            rows = conn.execute(q.NEWEST_PER_STAGE, {"mid": model.model_id}).all()
             picked = [r for r in rows if not wanted or r.stage in wanted]
             return version_entities(conn, {model.model_id: model.name}, picked)
 
     # -- aliases ---------------------------------------------------------------------------
     def _policy(self, conn: Connection, model_id: int, alias: str) -> Any:
-        rows = conn.execute(_POLICIES, {"mid": model_id, "aliases": [alias, "*"]}).all()
+        rows = conn.execute(q.POLICIES, {"mid": model_id, "aliases": [alias, "*"]}).all()
         exact = [r for r in rows if r.alias == alias]
         picked = exact or list(rows)
         return picked[0] if picked else None
@@ -695,7 +599,7 @@ class Registry:
         still points there; otherwise ``ConflictError`` names the version it moved to.
         """
         self._version_row(conn, model, version)
-        current = conn.execute(_ALIAS_OF, {"mid": model.model_id, "alias": alias}).scalar()
+        current = conn.execute(q.ALIAS_OF, {"mid": model.model_id, "alias": alias}).scalar()
         return self._point_alias(
             conn, model, alias, version, current, expected=expected, actor=actor, via=via
         )
@@ -725,7 +629,7 @@ class Registry:
         at = now_ms()
         if current is None:
             conn.execute(
-                _INSERT_ALIAS,
+                q.INSERT_ALIAS,
                 {
                     "model_id": model.model_id,
                     "alias": alias,
@@ -735,7 +639,7 @@ class Registry:
             )
         else:
             conn.execute(
-                _UPDATE_ALIAS,
+                q.UPDATE_ALIAS,
                 {"mid": model.model_id, "alias_name": alias, "version": version, "at": at},
             )
         self._touch(conn, model.model_id, at)
@@ -770,7 +674,7 @@ class Registry:
         check_name(name)
         with write(self._engine) as conn:
             params = {"name": name, "alias": alias, "v": number}
-            model = _found_model(conn.execute(_MODEL_FOR_ALIAS, params).first(), name)
+            model = _found_model(conn.execute(q.MODEL_FOR_ALIAS, params).first(), name)
             policy = self._policy(conn, model.model_id, alias) if model.has_policy else None
             if policy is not None:
                 msg = (
@@ -827,11 +731,11 @@ class Registry:
             ref = parse_model_uri(ref)
         with read(self._engine) as conn:
             if ref.alias is not None:
-                row = conn.execute(_BY_ALIAS, {"name": ref.name, "alias": ref.alias}).first()
+                row = conn.execute(q.BY_ALIAS, {"name": ref.name, "alias": ref.alias}).first()
             elif ref.version is not None:
-                row = conn.execute(_BY_NUMBER, {"name": ref.name, "v": ref.version}).first()
+                row = conn.execute(q.BY_NUMBER, {"name": ref.name, "v": ref.version}).first()
             else:
-                stmt = _VERSION_OF.where(_rm.c.name == ref.name)
+                stmt = q.VERSION_OF.where(_rm.c.name == ref.name)
                 if ref.stage is not None:
                     stmt = stmt.where(_mv.c.stage == ref.stage)
                 row = conn.execute(stmt.order_by(_mv.c.version.desc()).limit(1)).first()

@@ -107,6 +107,16 @@ class Dispatcher:
             if cursor is None:
                 cursor = 0
                 conn.execute(insert(c).values(name=CURSOR, seq=0, updated_time=now_ms()))
+            hooks = [
+                webhook_of(r)
+                for r in conn.execute(
+                    select(schema.webhooks).where(schema.webhooks.c.active == 1)
+                ).all()
+            ]
+            now = now_ms()
+            if not hooks:  # nobody subscribes: skip the events without reading them
+                conn.execute(update(c).where(c.c.name == CURSOR).values(seq=last, updated_time=now))
+                return 0
             events = conn.execute(
                 select(ev.c.seq, ev.c.time, ev.c.action, ev.c.payload)
                 .where(ev.c.seq > cursor)
@@ -115,13 +125,6 @@ class Dispatcher:
             ).all()
             if not events:
                 return 0
-            hooks = [
-                webhook_of(r)
-                for r in conn.execute(
-                    select(schema.webhooks).where(schema.webhooks.c.active == 1)
-                ).all()
-            ]
-            now = now_ms()
             rows = [
                 {
                     "webhook_id": hook.webhook_id,

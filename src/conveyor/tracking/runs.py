@@ -69,6 +69,14 @@ _LOG_TARGET = (
 _EXISTING_PARAMS = select(_p.c.key, _p.c.value).where(
     _p.c.run_uuid == bindparam("run_id"), _p.c.key.in_(bindparam("keys", expanding=True))
 )
+_PROJECT_OF_EXPERIMENT = select(schema.experiments.c.project).where(
+    schema.experiments.c.experiment_id == bindparam("experiment_id")
+)
+_PROJECT_OF_RUN = (
+    select(schema.experiments.c.project)
+    .join(_r, _r.c.experiment_id == schema.experiments.c.experiment_id)
+    .where(_r.c.run_uuid == bindparam("run_id"))
+)
 _END_RUN = (
     update(_r)
     .where(_r.c.run_pk == bindparam("pk"))
@@ -252,12 +260,10 @@ class Runs:
             values["name"] = limits.check_name(
                 run_name, field="run_name", limit=limits.MAX_RUN_NAME_LENGTH
             )
-        runs = schema.runs
         with write(self._engine) as conn:
             row = conn.execute(
-                update(runs).where(runs.c.run_uuid == run_id).values(values).returning(runs)
-                if values
-                else select(runs).where(runs.c.run_uuid == run_id)
+                _update_statement(tuple(sorted(values))),
+                {"run_id": run_id, **{f"v_{k}": v for k, v in values.items()}},
             ).first()
             if row is None:
                 msg = f"no run with id {run_id!r}; see `conveyor runs list`"
@@ -458,6 +464,23 @@ def _batch_digest(
     return hashlib.sha256(data).hexdigest()
 
 
+_UPDATES: dict[tuple[str, ...], Any] = {}
+
+
+def _update_statement(keys: tuple[str, ...]) -> Any:
+    """``UPDATE runs SET <keys> ... RETURNING *`` (a read for no keys), built once per key set."""
+    stmt = _UPDATES.get(keys)
+    if stmt is None:
+        where = _r.c.run_uuid == bindparam("run_id")
+        stmt = (
+            update(_r).where(where).values({k: bindparam(f"v_{k}") for k in keys}).returning(_r)
+            if keys
+            else select(_r).where(where)
+        )
+        _UPDATES[keys] = stmt
+    return stmt
+
+
 def _audit(
     conn: Connection,
     action: str,
@@ -466,12 +489,10 @@ def _audit(
     values: Mapping[str, object],
 ) -> None:
     """Append a run event; the project comes from the run's experiment (one indexed read)."""
-    e = schema.experiments
     if experiment_id is None:
-        experiment_id = conn.execute(
-            select(_r.c.experiment_id).where(_r.c.run_uuid == run_id)
-        ).scalar()
-    project = conn.execute(select(e.c.project).where(e.c.experiment_id == experiment_id)).scalar()
+        project = conn.execute(_PROJECT_OF_RUN, {"run_id": run_id}).scalar()
+    else:
+        project = conn.execute(_PROJECT_OF_EXPERIMENT, {"experiment_id": experiment_id}).scalar()
     events.append(
         conn,
         action=action,

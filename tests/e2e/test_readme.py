@@ -154,7 +154,7 @@ def test_registry_tour_runs(tmp_path: Path) -> None:
         "request = registry_client().requests(state='pending')[0]\n"
         "import os; os.environ['CONVEYOR_USER'] = 'bob'\n"
         "from conveyor.settings import get_settings; get_settings.cache_clear()\n"
-        "import conveyor.store.events as ev; ev._local_user.cache_clear()\n"
+        "import conveyor.store.events as ev; ev.local_user.cache_clear()\n"
         "assert run(['models', 'approve', request.request_id]) == 0\n"
         "assert conveyor.load_model('models:/churn@production').predict(X[:1]) is not None\n"
         "assert run(['lineage', 'models:/churn@production']) == 0\n"

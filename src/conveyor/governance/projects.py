@@ -160,30 +160,3 @@ class Projects:
                 .order_by(rb.c.user_name)
             ).all()
         return [Member(u, p, check_role(r), t) for u, p, r, t in rows]
-
-    def assign_experiment(self, experiment_id: str, project: str, *, actor: str) -> None:
-        """Move experiment ``experiment_id`` into ``project``."""
-        e = schema.experiments
-        with write(self._engine) as conn:
-            check_project_exists(conn, project)
-            found = conn.execute(
-                update(e).where(e.c.experiment_id == int(experiment_id)).values(project=project)
-            ).rowcount
-            if not found:
-                msg = f"no experiment with id {experiment_id!r}"
-                raise NotFoundError(msg, field="experiment_id")
-            append(
-                conn,
-                action="experiment.project_set",
-                subject=f"experiments:/{experiment_id}",
-                payload={"experiment_id": experiment_id, "project": project},
-                actor=actor,
-            )
-
-    def check_exists(self, project: str) -> None:
-        """Raise ``NotFoundError`` when ``project`` does not exist."""
-        with read(self._engine) as conn:
-            check_project_exists(conn, project)
-
-
-__all__ = ["Member", "Project", "Projects", "check_project_exists", "roles_of"]

@@ -12,9 +12,10 @@ from typing import Any
 
 from sqlalchemy import Connection, Engine, select
 
+from conveyor.data.refs import parse_ref
 from conveyor.errors import InvalidArgumentError, NotFoundError
 from conveyor.registry.service import Registry
-from conveyor.registry.uris import check_version, parse_model_uri
+from conveyor.registry.uris import parse_model_uri
 from conveyor.store import read, schema
 
 _CODE_TAGS = ("mlflow.source.git.commit", "conveyor.git.dirty", "mlflow.source.name")
@@ -167,7 +168,8 @@ class Lineage:
 
     def of_dataset(self, ref: str) -> dict[str, Any]:
         """The graph below a dataset version: runs trained on it → model versions → aliases."""
-        name, version = parse_dataset_ref(ref)
+        parsed = parse_ref(ref, field="uri")
+        name, version = parsed.name, parsed.version
         d, dv, ri = schema.datasets, schema.dataset_versions, schema.run_inputs
         with read(self._engine) as conn:
             ds = conn.execute(select(d).where(d.c.name == name)).first()
@@ -238,13 +240,3 @@ class Lineage:
             return self.of_run(uri[len("runs:/") :].strip("/").split("/", 1)[0])
         msg = f"uri {uri!r}: use models:/NAME/VERSION, models:/NAME@ALIAS, data:NAME@V, runs:/ID"
         raise InvalidArgumentError(msg, field="uri")
-
-
-def parse_dataset_ref(ref: str) -> tuple[str, int | None]:
-    """Parse ``data:NAME@V`` / ``data:NAME`` (latest)."""
-    body = ref.removeprefix("data:")
-    name, sep, version = body.partition("@")
-    if not name or (sep and not version):
-        msg = f"dataset reference {ref!r} is malformed; use data:NAME@VERSION or data:NAME"
-        raise InvalidArgumentError(msg, field="uri")
-    return name, (check_version(version, field="uri") if sep else None)

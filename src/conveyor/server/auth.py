@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import getpass
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
@@ -40,14 +39,7 @@ READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 @lru_cache(maxsize=1)
 def local_principal() -> Principal:
     """The single local user of an unauthenticated workspace: an admin."""
-    from conveyor.settings import get_settings
-
-    name = get_settings().user
-    if not name:
-        try:
-            name = getpass.getuser()
-        except (KeyError, OSError):  # no passwd entry (containers)
-            name = "local"
+    name = events.local_user()
     return Principal(name, is_admin=True)
 
 

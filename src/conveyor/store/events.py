@@ -85,7 +85,8 @@ ACTOR: ContextVar[str | None] = ContextVar("conveyor_actor", default=None)
 
 
 @functools.cache
-def _local_user() -> str:
+def local_user() -> str:
+    """The local user: ``CONVEYOR_USER``, else the OS user, else ``local``."""
     from conveyor.settings import get_settings
 
     name = get_settings().user
@@ -99,7 +100,7 @@ def _local_user() -> str:
 
 def current_actor() -> str:
     """Who is acting: the request's principal in the server, else ``CONVEYOR_USER`` / OS user."""
-    return ACTOR.get() or _local_user()
+    return ACTOR.get() or local_user()
 
 
 def _canonical(payload: Mapping[str, Any]) -> bytes:
@@ -233,8 +234,8 @@ def _pages(engine: Engine, lo: int, hi: int) -> Iterator[list[tuple[Any, ...]]]:
 def _verify_span(engine: Engine, lo: int, hi: int, prev: str | None) -> _Span:
     """Check entries lo < seq <= hi; ``prev`` None: link the first entry to whatever it names.
 
-    The hot loop of ``conveyor audit verify``: tuples from the DB-API cursor, hash functions
-    bound to locals, one formatted string per entry.
+    The hot loop of ``conveyor audit verify``: tuples from the DB-API cursor, and the same
+    ``_chain_hash`` that ``append`` writes with.
     """
     sha = hashlib.sha256
     expected_seq, checked, first_prev = lo + 1, 0, None
@@ -251,10 +252,8 @@ def _verify_span(engine: Engine, lo: int, hi: int, prev: str | None) -> _Span:
                 bad = "its payload does not match its digest"
             elif prev_hash != prev:
                 bad = "it does not link to the previous entry"
-            else:
-                material = f"{prev}|{seq}|{at}|{actor}|{action}|{subject}|{digest}"
-                if sha(material.encode()).hexdigest() != stored:
-                    bad = "its hash does not match its contents"
+            elif _chain_hash(prev_hash, seq, at, (actor, action, subject, digest)) != stored:
+                bad = "its hash does not match its contents"
             if bad is not None:
                 return _Span(checked, seq, bad, first_prev, None)
             prev, expected_seq, checked = stored, seq + 1, checked + 1

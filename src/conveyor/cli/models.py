@@ -287,7 +287,7 @@ def _print_lineage(graph: dict[str, Any]) -> None:
         aliases = " ".join(f"@{a}" for a in v["aliases"])
         console.print(f"  model   {v['uri']} {aliases}")
     for dep in graph.get("deployments", []):
-        console.print(f"  deploy  {dep}")
+        console.print(f"  deploy  {dep['uri']} as {dep['role']} (target {dep['target']})")
 
 
 def lineage(

@@ -18,6 +18,8 @@ from conveyor.registry.service import Registry
 from conveyor.registry.uris import parse_model_uri
 from conveyor.store import read, schema
 
+_rm = schema.registered_models
+
 _CODE_TAGS = ("mlflow.source.git.commit", "conveyor.git.dirty", "mlflow.source.name")
 
 
@@ -127,14 +129,26 @@ def _versions_of_runs(conn: Connection, run_ids: Sequence[str]) -> list[dict[str
 
 
 def _deployments(conn: Connection, name: str, version: int) -> list[dict[str, Any]]:
-    """Deployments serving the version; the serving issue adds the table this reads."""
-    table = schema.metadata.tables.get("deployments")
-    if table is None:
-        return []
+    """Deployments that served the version (recorded by serving replicas), with the role."""
+    dep, dv = schema.deployments, schema.deployment_versions
     rows = conn.execute(
-        select(table).where(table.c.model_name == name, table.c.model_version == version)
+        select(dep.c.name, dep.c.target, dv.c.role, dv.c.first_served_time, dv.c.last_served_time)
+        .join(dv, dv.c.deployment_id == dep.c.deployment_id)
+        .join(_rm, _rm.c.model_id == dv.c.model_id)
+        .where(_rm.c.name == name, dv.c.version == version)
+        .order_by(dv.c.first_served_time)
     ).all()
-    return [dict(r._mapping) for r in rows]
+    return [
+        {
+            "deployment": r.name,
+            "uri": f"deployments:/{r.name}",
+            "target": r.target,
+            "role": r.role,
+            "first_served_time": r.first_served_time,
+            "last_served_time": r.last_served_time,
+        }
+        for r in rows
+    ]
 
 
 class Lineage:

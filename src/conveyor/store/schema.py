@@ -462,3 +462,53 @@ event_cursors = Table(
     Column("seq", BigInteger, nullable=False),
     Column("updated_time", BigInteger, nullable=False),
 )
+
+# Deployments: the desired state serving replicas reconcile to. ``target`` is what the primary
+# serves (an alias such as "production", or a version number); ``policy`` is the traffic policy
+# as JSON (canary / A/B arms / shadows / sticky key / batching). Every change bumps ``revision``,
+# so a replica's poll compares one integer (and the aliases it resolved).
+deployments = Table(
+    "deployments",
+    metadata,
+    Column("deployment_id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(250), nullable=False, unique=True),
+    Column("project", String(250), nullable=False, default="default"),
+    Column("model_id", Integer, ForeignKey("registered_models.model_id"), nullable=False),
+    Column("target", String(250), nullable=False),
+    Column("policy", Text, nullable=False, default="{}"),
+    Column("revision", Integer, nullable=False, default=1),
+    Column("description", Text, nullable=False, default=""),
+    Column("created_by", String(250), nullable=False, default=""),
+    Column("created_time", BigInteger, nullable=False),
+    Column("updated_time", BigInteger, nullable=False),
+)
+
+# Which model versions a deployment has served, in which role: the lineage edge version →
+# deployment. Replicas record a version when they first route traffic to it.
+deployment_versions = Table(
+    "deployment_versions",
+    metadata,
+    Column("deployment_id", Integer, ForeignKey("deployments.deployment_id"), nullable=False),
+    Column("model_id", Integer, nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("role", String(20), nullable=False),  # primary / canary / arm / shadow
+    Column("first_served_time", BigInteger, nullable=False),
+    Column("last_served_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("deployment_id", "model_id", "version", "role"),
+    Index(None, "model_id", "version"),
+)
+
+# Observed state: one row per live serving replica, refreshed by its reconcile loop.
+deployment_replicas = Table(
+    "deployment_replicas",
+    metadata,
+    Column("replica_id", String(64), primary_key=True),
+    Column("deployment_id", Integer, ForeignKey("deployments.deployment_id"), nullable=False),
+    Column("host", String(250), nullable=False),
+    Column("pid", Integer, nullable=False),
+    Column("revision", Integer, nullable=False),
+    Column("routes", Text, nullable=False),  # JSON: the route table it serves
+    Column("started_time", BigInteger, nullable=False),
+    Column("heartbeat_time", BigInteger, nullable=False),
+    Index(None, "deployment_id"),
+)

@@ -1,0 +1,157 @@
+"""One deployment inside one replica: its route table, its loaded versions, hot swap.
+
+``reconcile`` reads the desired route table (a small query), loads any version it does not hold
+yet in a worker thread, then swaps the whole table in one assignment: requests that already
+picked a version finish on it, new requests see the new table. Versions no longer routed are
+closed after a grace period, so a request that picked one just before the swap still finishes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from conveyor.errors import BackendUnavailableError, NotFoundError
+from conveyor.serving.routes import ResolvedRoute, RouteTable
+
+log = logging.getLogger(__name__)
+
+Loader = Callable[[str, int], Any]  # (model name, version) -> PyFuncModel
+Source = Callable[[], RouteTable]  # blocking: reads the store
+
+
+@dataclass
+class LoadedVersion:
+    """A model version ready to answer: the model, its input plan and its batcher."""
+
+    version: int
+    model: Any
+    plan: Any
+    batcher: Any
+    load_seconds: float
+    loaded_at: float = field(default_factory=time.time)
+
+    async def close(self) -> None:
+        if self.batcher is not None:
+            await self.batcher.close()
+
+
+@dataclass(frozen=True, slots=True)
+class Pick:
+    """What one request was routed to."""
+
+    route: ResolvedRoute
+    loaded: LoadedVersion
+    table: RouteTable
+
+
+class DeploymentHost:
+    """Serve one deployment: keep its versions loaded and its route table current."""
+
+    def __init__(
+        self,
+        name: str,
+        source: Source,
+        loader: Loader,
+        prepare: Callable[[Any, RouteTable, int], tuple[Any, Any]],
+        *,
+        grace_s: float = 10.0,
+        on_swap: Callable[[RouteTable], None] | None = None,
+    ) -> None:
+        self.name = name
+        self._source = source
+        self._loader = loader
+        self._prepare = prepare  # (model, table, version) -> (plan, batcher)
+        self._grace_s = grace_s
+        self._on_swap = on_swap
+        self.table: RouteTable | None = None
+        self.versions: dict[int, LoadedVersion] = {}
+        self.last_error: str | None = None
+        self._lock = asyncio.Lock()
+        self._retiring: set[asyncio.Task[None]] = set()
+
+    @property
+    def ready(self) -> bool:
+        return self.table is not None
+
+    async def reconcile(self) -> bool:
+        """Bring this host to the desired table; True when it swapped."""
+        async with self._lock:
+            try:
+                table = await asyncio.to_thread(self._source)
+            except NotFoundError as exc:
+                self.last_error = exc.message
+                return False
+            if self.table is not None and table.key == self.table.key:
+                return False
+            needed = table.versions
+            fresh = dict(self.versions)
+            batching_changed = self.table is not None and table.batching != self.table.batching
+            for version in sorted(needed):
+                if version in fresh and not batching_changed:
+                    continue
+                fresh[version] = await self._load(table, version)
+            stale = [v for k, v in fresh.items() if k not in needed]
+            old = [v for k, v in self.versions.items() if fresh.get(k) is not v]
+            for version in [k for k in fresh if k not in needed]:
+                del fresh[version]
+            # the swap: one assignment each, no await in between
+            self.versions = fresh
+            self.table = table
+            self.last_error = None
+            self._retire(stale + [v for v in old if v not in stale])
+            if self._on_swap is not None:
+                self._on_swap(table)
+            return True
+
+    async def _load(self, table: RouteTable, version: int) -> LoadedVersion:
+        started = time.perf_counter()
+        model = await asyncio.to_thread(self._loader, table.model_name, version)
+        plan, batcher = self._prepare(model, table, version)
+        seconds = time.perf_counter() - started
+        log.info("loaded %s version %d in %.2fs", table.model_name, version, seconds)
+        return LoadedVersion(version, model, plan, batcher, seconds)
+
+    def _retire(self, versions: list[LoadedVersion]) -> None:
+        for loaded in versions:
+            task = asyncio.get_running_loop().create_task(self._close_later(loaded))
+            self._retiring.add(task)
+            task.add_done_callback(self._retiring.discard)
+
+    async def _close_later(self, loaded: LoadedVersion) -> None:
+        await asyncio.sleep(self._grace_s)
+        await loaded.close()
+
+    def pick(self, sticky_key: str | None = None, version: int | None = None) -> Pick:
+        """Route one request (to ``version`` when the caller names one the table serves)."""
+        table = self.table
+        if table is None:
+            msg = f"deployment {self.name!r} is not ready yet" + (
+                f": {self.last_error}" if self.last_error else ""
+            )
+            raise BackendUnavailableError(msg)
+        if version is None:
+            route = table.choose(sticky_key)
+        else:
+            found = [r for r in table.routes if r.version == version]
+            if not found:
+                served = sorted({r.version for r in table.routes})
+                msg = f"deployment {self.name!r} serves versions {served}, not {version}"
+                raise NotFoundError(msg, field="version")
+            route = found[0]
+        return Pick(route, self.versions[route.version], table)
+
+    def shadow_versions(self, table: RouteTable) -> list[LoadedVersion]:
+        """Loaded shadows that get a copy of this request."""
+        return [self.versions[s.version] for s in table.shadows_for() if s.version in self.versions]
+
+    async def close(self) -> None:
+        for task in list(self._retiring):
+            task.cancel()
+        for loaded in self.versions.values():
+            await loaded.close()
+        self.versions = {}

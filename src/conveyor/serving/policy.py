@@ -1,0 +1,243 @@
+"""A deployment's traffic policy: which model versions get which share of requests.
+
+The policy is stored as JSON on the deployment row. Routes name a *reference* — an alias
+(``@production``) or a version number (``8``) — and a weight; replicas resolve references to
+versions on every poll, so moving an alias moves traffic without touching the policy.
+
+Modes:
+
+* ``single``: every request goes to the deployment's target;
+* ``canary``: ``percent`` % to a candidate, the rest to the target;
+* ``ab``: named arms with weights (the first arm is the control).
+
+Shadows get an asynchronous copy of a share of requests; their answers are recorded, never
+returned. ``sticky`` (``header:NAME``) pins a caller to one route by hashing that header.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+from conveyor.errors import InvalidArgumentError
+from conveyor.registry.uris import check_alias, check_version
+
+Mode = Literal["single", "canary", "ab"]
+MODES: tuple[str, ...] = ("single", "canary", "ab")
+PRIMARY = "primary"
+CANARY = "canary"
+_ARM = re.compile(r"[A-Za-z0-9_\-]{1,50}")
+_STICKY = re.compile(r"header:[A-Za-z0-9\-_]{1,100}")
+MAX_BATCH_SIZE_LIMIT = 100_000
+
+
+def check_ref(ref: object, *, field: str = "ref") -> str:
+    """Return a normalised reference: ``@alias`` or a version number as a string."""
+    if isinstance(ref, int) and not isinstance(ref, bool):
+        return str(check_version(ref, field=field))
+    if isinstance(ref, str):
+        text = ref.strip()
+        if text.startswith("@"):
+            return "@" + check_alias(text[1:], field=field)
+        if text.isdigit():
+            return str(check_version(text, field=field))
+    msg = f"{field} must be an alias ('@production') or a version number ('8'); got {ref!r}"
+    raise InvalidArgumentError(msg, field=field)
+
+
+def _check_weight(value: object, field: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+        msg = f"{field} must be a percentage between 0 and 100; got {value!r}"
+        raise InvalidArgumentError(msg, field=field)
+    return float(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A share of live traffic: ``weight`` % of requests go to the version ``ref`` names."""
+
+    name: str
+    ref: str
+    weight: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "ref": self.ref, "weight": self.weight}
+
+
+@dataclass(frozen=True, slots=True)
+class Shadow:
+    """A challenger that gets a copy of ``percent`` % of requests; its answers are recorded."""
+
+    ref: str
+    percent: float = 100.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"ref": self.ref, "percent": self.percent}
+
+
+@dataclass(frozen=True, slots=True)
+class Batching:
+    """Adaptive batching limits for every version this deployment serves."""
+
+    max_batch_size: int = 64
+    max_latency_ms: float = 10.0
+    enabled: bool = True
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "max_batch_size": self.max_batch_size,
+            "max_latency_ms": self.max_latency_ms,
+            "enabled": self.enabled,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class TrafficPolicy:
+    """How a deployment splits, mirrors and batches its traffic."""
+
+    mode: Mode = "single"
+    routes: tuple[Route, ...] = ()  # besides the primary (canary: one; ab: every arm)
+    shadows: tuple[Shadow, ...] = ()
+    sticky: str | None = None
+    batching: Batching = field(default_factory=Batching)
+
+    def live_routes(self, target: str) -> list[Route]:
+        """The weighted routes, the primary (``target``) included, weights summing to 100."""
+        if self.mode == "single":
+            return [Route(PRIMARY, target, 100.0)]
+        if self.mode == "canary":
+            canary = self.routes[0]
+            return [Route(PRIMARY, target, 100.0 - canary.weight), canary]
+        return list(self.routes)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "mode": self.mode,
+            "routes": [r.to_dict() for r in self.routes],
+            "shadows": [s.to_dict() for s in self.shadows],
+            "sticky": self.sticky,
+            "batching": self.batching.to_dict(),
+        }
+
+    @classmethod
+    def from_dict(cls, data: Any) -> TrafficPolicy:
+        """Parse and validate a stored or submitted policy; errors name the field."""
+        if data is None:
+            return cls()
+        if not isinstance(data, dict):
+            raise InvalidArgumentError("policy must be a JSON object", field="policy")
+        unknown = sorted(set(data) - {"mode", "routes", "shadows", "sticky", "batching"})
+        if unknown:
+            msg = (
+                f"unknown policy field {unknown[0]!r}; use mode, routes, shadows, sticky, batching"
+            )
+            raise InvalidArgumentError(msg, field=f"policy.{unknown[0]}")
+        mode = data.get("mode", "single")
+        if mode not in MODES:
+            msg = f"policy.mode must be one of {list(MODES)}; got {mode!r}"
+            raise InvalidArgumentError(msg, field="policy.mode")
+        routes = tuple(
+            _route(r, f"policy.routes[{i}]") for i, r in enumerate(_list(data, "routes"))
+        )
+        shadows = tuple(
+            _shadow(s, f"policy.shadows[{i}]") for i, s in enumerate(_list(data, "shadows"))
+        )
+        policy = cls(
+            mode=mode,
+            routes=routes,
+            shadows=shadows,
+            sticky=_sticky(data.get("sticky")),
+            batching=_batching(data.get("batching")),
+        )
+        policy.check()
+        return policy
+
+    def check(self) -> None:
+        """Raise when the routes do not fit the mode."""
+        if self.mode == "single" and self.routes:
+            msg = "policy.routes must be empty in single mode (the target takes every request)"
+            raise InvalidArgumentError(msg, field="policy.routes")
+        if self.mode == "canary" and len(self.routes) != 1:
+            msg = "a canary policy has exactly one route: the candidate and its percentage"
+            raise InvalidArgumentError(msg, field="policy.routes")
+        if self.mode == "ab":
+            if len(self.routes) < 2:
+                raise InvalidArgumentError(
+                    "an A/B policy needs two arms or more", field="policy.routes"
+                )
+            names = [r.name for r in self.routes]
+            if len(set(names)) != len(names):
+                raise InvalidArgumentError("A/B arm names must be unique", field="policy.routes")
+            total = sum(r.weight for r in self.routes)
+            if abs(total - 100.0) > 1e-6:
+                msg = f"A/B arm weights must add up to 100; they add up to {total:g}"
+                raise InvalidArgumentError(msg, field="policy.routes")
+
+    def with_canary(self, ref: str, percent: float, sticky: str | None = None) -> TrafficPolicy:
+        route = Route(CANARY, check_ref(ref, field="candidate"), _check_weight(percent, "percent"))
+        return replace(self, mode="canary", routes=(route,), sticky=_sticky(sticky) or self.sticky)
+
+    def single(self) -> TrafficPolicy:
+        return replace(self, mode="single", routes=())
+
+
+def _list(data: dict[str, Any], key: str) -> list[Any]:
+    value = data.get(key) or []
+    if not isinstance(value, list):
+        raise InvalidArgumentError(f"policy.{key} must be a list", field=f"policy.{key}")
+    return value
+
+
+def _route(data: Any, where: str) -> Route:
+    if not isinstance(data, dict):
+        raise InvalidArgumentError(f"{where} must be an object", field=where)
+    name = data.get("name", CANARY)
+    if not isinstance(name, str) or not _ARM.fullmatch(name) or name == PRIMARY:
+        msg = f"{where}.name must be 1-50 letters, digits, '_' or '-' (not 'primary'); got {name!r}"
+        raise InvalidArgumentError(msg, field=f"{where}.name")
+    return Route(
+        name,
+        check_ref(data.get("ref"), field=f"{where}.ref"),
+        _check_weight(data.get("weight"), f"{where}.weight"),
+    )
+
+
+def _shadow(data: Any, where: str) -> Shadow:
+    if not isinstance(data, dict):
+        raise InvalidArgumentError(f"{where} must be an object", field=where)
+    percent = _check_weight(data.get("percent", 100.0), f"{where}.percent")
+    return Shadow(check_ref(data.get("ref"), field=f"{where}.ref"), percent)
+
+
+def _sticky(value: Any) -> str | None:
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str) or not _STICKY.fullmatch(value):
+        msg = f"sticky must look like 'header:X-User-Id'; got {value!r}"
+        raise InvalidArgumentError(msg, field="sticky")
+    return "header:" + value.split(":", 1)[1].lower()
+
+
+def _batching(data: Any) -> Batching:
+    if data is None:
+        return Batching()
+    if not isinstance(data, dict):
+        raise InvalidArgumentError("policy.batching must be an object", field="policy.batching")
+    size = data.get("max_batch_size", 64)
+    if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_BATCH_SIZE_LIMIT:
+        msg = f"max_batch_size must be an integer from 1 to {MAX_BATCH_SIZE_LIMIT}; got {size!r}"
+        raise InvalidArgumentError(msg, field="policy.batching.max_batch_size")
+    latency = data.get("max_latency_ms", 10.0)
+    if (
+        isinstance(latency, bool)
+        or not isinstance(latency, int | float)
+        or not 0 <= latency <= 10_000
+    ):
+        msg = f"max_latency_ms must be between 0 and 10000; got {latency!r}"
+        raise InvalidArgumentError(msg, field="policy.batching.max_latency_ms")
+    enabled = data.get("enabled", True)
+    if not isinstance(enabled, bool):
+        msg = "policy.batching.enabled must be true or false"
+        raise InvalidArgumentError(msg, field="policy.batching.enabled")
+    return Batching(size, float(latency), enabled)

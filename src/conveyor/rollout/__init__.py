@@ -1,0 +1,1 @@
+"""Rollout statistics: A/B and sequential tests, champion/challenger reports, step analysis."""

@@ -12,6 +12,7 @@ from rich.console import Console
 from conveyor.cli import (
     audit,
     data,
+    deployments,
     experiments,
     identity,
     models,
@@ -40,9 +41,11 @@ app.add_typer(identity.projects_app, name="projects")
 app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
+app.add_typer(deployments.app, name="deployments")
 app.command("lineage")(models.lineage)
 app.add_typer(monitors.app, name="monitor", hidden=True)  # `conveyor monitor report ...` reads well
 app.command("server")(serve.server)
+app.command("serve")(serve.serve)
 app.command("quickstart")(quickstart.quickstart)
 
 err = Console(stderr=True)

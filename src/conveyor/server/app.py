@@ -14,6 +14,7 @@ from starlette.concurrency import run_in_threadpool
 from conveyor import __version__
 from conveyor.server import mlflow_compat
 from conveyor.server.api import datasets as datasets_api
+from conveyor.server.api import deployments as deployments_api
 from conveyor.server.api import identity as identity_api
 from conveyor.server.api import monitoring as monitoring_api
 from conveyor.server.api import registry as registry_api
@@ -145,6 +146,7 @@ def create_app(
     app.include_router(webhooks_api.router, prefix="/api/v1")
     app.include_router(registry_api.router, prefix="/api/v1")
     app.include_router(datasets_api.router, prefix="/api/v1")
+    app.include_router(deployments_api.router, prefix="/api/v1")
     return app
 
 

@@ -139,8 +139,19 @@ class Deployments:
             return _resolve(conn, self._row(conn, name))
 
     def project_of(self, name: str) -> str:
+        """The project a deployment belongs to (its model's)."""
         with read(self._engine) as conn:
             return str(self._row(conn, name).project)
+
+    def project_of_model(self, model_uri: str) -> str:
+        """The project of the model a ``models:/`` URI names (a new deployment's project)."""
+        model_name, _ = target_of(model_uri)
+        with read(self._engine) as conn:
+            project = conn.execute(select(_rm.c.project).where(_rm.c.name == model_name)).scalar()
+        if project is None:
+            msg = f"registered model {model_name!r} does not exist; register a version first"
+            raise NotFoundError(msg, field="model")
+        return str(project)
 
     # -- writes ----------------------------------------------------------------------------
     def create(
@@ -413,7 +424,9 @@ class Deployments:
                 "heartbeat_time": at,
             }
             done = conn.execute(
-                update(_rep).where(_rep.c.replica_id == replica_id).values(**values)
+                update(_rep)
+                .where(_rep.c.replica_id == replica_id, _rep.c.deployment_id == row.deployment_id)
+                .values(**values)
             ).rowcount
             if not done:
                 conn.execute(

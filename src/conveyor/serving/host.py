@@ -61,6 +61,7 @@ class DeploymentHost:
         *,
         grace_s: float = 10.0,
         on_swap: Callable[[RouteTable], None] | None = None,
+        on_load: Callable[[RouteTable, int, float], None] | None = None,
     ) -> None:
         self.name = name
         self._source = source
@@ -68,6 +69,7 @@ class DeploymentHost:
         self._prepare = prepare  # (model, table, version) -> (plan, batcher)
         self._grace_s = grace_s
         self._on_swap = on_swap
+        self._on_load = on_load
         self.table: RouteTable | None = None
         self.versions: dict[int, LoadedVersion] = {}
         self.last_error: str | None = None
@@ -114,6 +116,8 @@ class DeploymentHost:
         plan, batcher = self._prepare(model, table, version)
         seconds = time.perf_counter() - started
         log.info("loaded %s version %d in %.2fs", table.model_name, version, seconds)
+        if self._on_load is not None:
+            self._on_load(table, version, seconds)
         return LoadedVersion(version, model, plan, batcher, seconds)
 
     def _retire(self, versions: list[LoadedVersion]) -> None:

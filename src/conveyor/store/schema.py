@@ -502,7 +502,7 @@ deployment_versions = Table(
 deployment_replicas = Table(
     "deployment_replicas",
     metadata,
-    Column("replica_id", String(64), primary_key=True),
+    Column("replica_id", String(64), nullable=False),
     Column("deployment_id", Integer, ForeignKey("deployments.deployment_id"), nullable=False),
     Column("host", String(250), nullable=False),
     Column("pid", Integer, nullable=False),
@@ -510,5 +510,6 @@ deployment_replicas = Table(
     Column("routes", Text, nullable=False),  # JSON: the route table it serves
     Column("started_time", BigInteger, nullable=False),
     Column("heartbeat_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("replica_id", "deployment_id"),
     Index(None, "deployment_id"),
 )

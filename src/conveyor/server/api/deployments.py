@@ -1,0 +1,142 @@
+"""``/api/v1`` deployment routes: create, list, show, change traffic, delete, replicas.
+
+A deployment belongs to its model's project: reading needs ``viewer``, changing it ``editor``;
+callers who cannot see the project get 404. Routes are plain ``def`` (one short transaction
+each, on FastAPI's thread pool).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request, Response
+from pydantic import BaseModel, Field
+
+from conveyor.errors import NotFoundError
+from conveyor.governance.roles import Role
+from conveyor.server.auth import actor_of, auth_enabled, principal, require, visible_projects
+from conveyor.serving.deployments import Deployment, Deployments
+
+router = APIRouter(tags=["deployments"])
+
+
+def _service(request: Request) -> Deployments:
+    state = request.app.state
+    service = getattr(state, "deployments_service", None)
+    if service is None:
+        service = Deployments(state.client.workspace.engine)
+        state.deployments_service = service
+    return service
+
+
+def _authorize(request: Request, name: str, role: Role) -> Deployments:
+    service = _service(request)
+    if not auth_enabled(request):
+        return service
+    project = service.project_of(name)
+    if not principal(request).can(project, "viewer"):
+        raise NotFoundError(f"deployment {name!r} does not exist", field="name")
+    require(request, project=project, role=role)
+    return service
+
+
+class DeploymentCreate(BaseModel):
+    """Body of ``POST /deployments``."""
+
+    name: str
+    model: str = Field(description="models:/NAME@ALIAS or models:/NAME/VERSION")
+    policy: dict[str, Any] | None = None
+    description: str = Field(default="", max_length=5000)
+
+
+class PolicySet(BaseModel):
+    """Body of ``PUT /deployments/{name}/policy``: the whole traffic policy."""
+
+    policy: dict[str, Any]
+    expected_revision: int | None = Field(default=None, ge=1)
+
+
+class TargetSet(BaseModel):
+    """Body of ``PUT /deployments/{name}/target``."""
+
+    model: str = Field(description="models:/NAME@ALIAS or models:/NAME/VERSION")
+
+
+class DeploymentList(BaseModel):
+    """Deployments, by name."""
+
+    deployments: list[Deployment]
+
+
+class ReplicaList(BaseModel):
+    """Replicas that reported recently, and every version the deployment has served."""
+
+    replicas: list[dict[str, Any]]
+    served_versions: list[dict[str, Any]]
+
+
+@router.post("/deployments", status_code=201)
+def create_deployment(body: DeploymentCreate, request: Request) -> Deployment:
+    """Create a deployment of a registered model's alias or version."""
+    service = _service(request)
+    if auth_enabled(request):
+        project = service.project_of_model(body.model)
+        if not principal(request).can(project, "viewer"):
+            raise NotFoundError(f"{body.model} does not exist", field="model")
+        require(request, project=project, role="editor")
+    return service.create(
+        body.name,
+        body.model,
+        policy=body.policy,
+        description=body.description,
+        actor=actor_of(request),
+    )
+
+
+@router.get("/deployments")
+def list_deployments(request: Request) -> DeploymentList:
+    """Every deployment the caller can see."""
+    return DeploymentList(
+        deployments=_service(request).list_deployments(projects=visible_projects(request))
+    )
+
+
+@router.get("/deployments/{name}")
+def get_deployment(name: str, request: Request) -> Deployment:
+    """A deployment with its routes resolved to versions."""
+    return _authorize(request, name, "viewer").get(name)
+
+
+@router.put("/deployments/{name}/policy")
+def set_policy(name: str, body: PolicySet, request: Request) -> Deployment:
+    """Replace the traffic policy (``expected_revision`` makes it a compare-and-set)."""
+    return _authorize(request, name, "editor").set_policy(
+        name, body.policy, expected_revision=body.expected_revision, actor=actor_of(request)
+    )
+
+
+@router.put("/deployments/{name}/target")
+def set_target(name: str, body: TargetSet, request: Request) -> Deployment:
+    """Point the primary route at another alias or version of the same model."""
+    return _authorize(request, name, "editor").set_target(name, body.model, actor=actor_of(request))
+
+
+@router.get("/deployments/{name}/replicas")
+def list_replicas(
+    name: str,
+    request: Request,
+    fresh_s: Annotated[float, Query(ge=0, le=86_400)] = 30.0,
+) -> ReplicaList:
+    """Replicas serving the deployment now, and the versions it has served."""
+    service = _authorize(request, name, "viewer")
+    return ReplicaList(
+        replicas=service.replicas(name, fresh_ms=int(fresh_s * 1000)),
+        served_versions=service.served_versions(name),
+    )
+
+
+@router.delete("/deployments/{name}", status_code=204)
+def delete_deployment(name: str, request: Request) -> Response:
+    """Delete a deployment; replicas stop serving it on their next poll."""
+    _authorize(request, name, "editor").delete(name, actor=actor_of(request))
+    return Response(status_code=204)

@@ -241,10 +241,10 @@ class InferenceApp:
         headers = dict(scope["headers"])
         body = await self._body(receive, headers)
         header_length = _int_header(headers, b"inference-header-content-length")
-        request = inference.decode_oip(body, header_length)
-        ctx["request_id"] = request.id or _request_id(headers)
         pick = host.pick(_sticky(headers, host), version)
         ctx["pick"] = pick
+        request = inference.decode_oip(body, header_length)
+        ctx["request_id"] = request.id or _request_id(headers)
         planned = inference.build(pick.loaded, request)
         ctx["rows"] = planned.n_rows
         predictions = await inference.predict(pick.loaded, planned)

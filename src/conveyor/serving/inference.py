@@ -14,6 +14,7 @@ from conveyor.errors import ConveyorError, InvalidArgumentError
 from conveyor.serving.batching import AdaptiveBatcher
 from conveyor.serving.host import DeploymentHost, LoadedVersion
 from conveyor.serving.payloads import (
+    Columns,
     InputPlan,
     Payload,
     PlannedInput,
@@ -45,6 +46,8 @@ def prepare(
     """Build the input plan and the batcher of one loaded model version."""
     plan = InputPlan(model.signature, model.flavor.name)
     flavor, raw = model.flavor, model.get_raw_model()
+    if plan.path == "matrix" and not _matrix_agrees(model, plan):
+        plan = InputPlan(model.signature, model.flavor.name, accepts_matrix=False)
 
     def predict(data: Any) -> Any:  # input already checked by the plan
         return flavor.predict(raw, data)
@@ -56,6 +59,33 @@ def prepare(
         observer=BatchMetrics(metrics, deployment, str(version)),
     )
     return plan, batcher
+
+
+def _matrix_agrees(model: Any, plan: InputPlan) -> bool:
+    """True when the model predicts the same on the fast path's array as on a DataFrame.
+
+    A pipeline that selects columns by name (a ``ColumnTransformer``) needs the DataFrame;
+    checked once at load on the saved input example (or a row of zeros).
+    """
+    import numpy as np
+    import pandas as pd
+
+    names = list(plan.columns or ())
+    example = model.input_example
+    frame = (
+        example[names].head(5)
+        if isinstance(example, pd.DataFrame) and set(names) <= set(example.columns)
+        else pd.DataFrame(np.zeros((2, len(names))), columns=names)
+    )
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            matrix = plan.build(Columns({n: frame[n].tolist() for n in names})).data
+            fast = np.asarray(model.flavor.predict(model.get_raw_model(), matrix))
+            slow = np.asarray(model.predict(frame))
+    except Exception:  # noqa: BLE001 - any failure means: keep the DataFrame path
+        return False
+    return fast.shape == slow.shape and bool(np.all((fast == slow) | (fast != fast)))
 
 
 async def predict(loaded: LoadedVersion, planned: PlannedInput) -> Any:

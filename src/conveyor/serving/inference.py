@@ -85,7 +85,10 @@ def _matrix_agrees(model: Any, plan: InputPlan) -> bool:
             slow = np.asarray(model.predict(frame))
     except Exception:  # noqa: BLE001 - any failure means: keep the DataFrame path
         return False
-    return fast.shape == slow.shape and bool(np.all((fast == slow) | (fast != fast)))
+    try:
+        return bool(np.array_equal(fast, slow, equal_nan=True))
+    except TypeError:  # strings: no NaN to match
+        return bool(np.array_equal(fast, slow))
 
 
 async def predict(loaded: LoadedVersion, planned: PlannedInput) -> Any:
@@ -183,7 +186,7 @@ def _specs(schema: Any, unnamed: str) -> list[dict[str, Any]]:
 
             out.append(
                 {
-                    "name": spec.name or f"input-{i}",
+                    "name": spec.name or (unnamed if i == 0 else f"{unnamed}-{i}"),
                     "datatype": oip_datatype(np.dtype(spec.dtype)),
                     "shape": list(spec.shape),
                 }
@@ -191,7 +194,7 @@ def _specs(schema: Any, unnamed: str) -> list[dict[str, Any]]:
         else:
             out.append(
                 {
-                    "name": spec.name or f"input-{i}",
+                    "name": spec.name or (unnamed if i == 0 else f"{unnamed}-{i}"),
                     "datatype": _COLUMN_DATATYPES.get(spec.type, "BYTES"),
                     "shape": [-1, 1],
                 }

@@ -32,16 +32,16 @@ from tests.servers import free_port
 
 @pytest.fixture(scope="module")
 def data() -> tuple[pd.DataFrame, pd.Series]:
-    X, y = load_breast_cancer(return_X_y=True, as_frame=True)
-    X.columns = [c.replace(" ", "_") for c in X.columns]
-    return X, y
+    x, y = load_breast_cancer(return_X_y=True, as_frame=True)
+    x.columns = [c.replace(" ", "_") for c in x.columns]
+    return x, y
 
 
-def _register(ws: Workspace, model: Any, X: pd.DataFrame, name: str = "bc") -> int:
+def _register(ws: Workspace, model: Any, x: pd.DataFrame, name: str = "bc") -> int:
     client = LocalClient(workspace=ws)
     exp = client.get_or_create_experiment("serving")
     run_id = client.create_run(exp.experiment_id).info.run_id
-    log_model(model, "model", input_example=X[:5], run_id=run_id, client=client)
+    log_model(model, "model", input_example=x[:5], run_id=run_id, client=client)
     return (
         Registry(ws.engine).create_version(name, f"runs:/{run_id}/model", create_model=True).version
     )
@@ -88,19 +88,19 @@ class Serving:
 def served(
     sqlite_workspace: Workspace, data: tuple[pd.DataFrame, pd.Series]
 ) -> Iterator[tuple[Serving, Any, pd.DataFrame]]:
-    X, y = data
-    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(X, y)
-    version = _register(sqlite_workspace, model, X)
+    x, y = data
+    model = RandomForestClassifier(n_estimators=10, random_state=0).fit(x, y)
+    version = _register(sqlite_workspace, model, x)
     Registry(sqlite_workspace.engine).set_alias("bc", "production", version)
     spec = ServeSpec(model_uris=["models:/bc@production"], poll_s=0.2, grace_s=0.5)
     with Serving(spec, sqlite_workspace, grpc=True) as server:
-        yield server, model, X
+        yield server, model, x
 
 
 def test_tritonclient_http_metadata_and_infer(served: tuple[Serving, Any, pd.DataFrame]) -> None:
     import tritonclient.http as httpclient
 
-    server, model, X = served
+    server, model, x = served
     client = httpclient.InferenceServerClient(f"127.0.0.1:{server.port}")
     assert client.is_server_live()
     assert client.is_server_ready()
@@ -108,7 +108,7 @@ def test_tritonclient_http_metadata_and_infer(served: tuple[Serving, Any, pd.Dat
     meta = client.get_model_metadata("bc")
     assert meta["versions"] == ["1"]
     assert [i["name"] for i in meta["inputs"]][:2] == ["mean_radius", "mean_texture"]
-    rows = X[:7].to_numpy(dtype=np.float64)
+    rows = x[:7].to_numpy(dtype=np.float64)
     for binary in (False, True):
         inp = httpclient.InferInput("input", list(rows.shape), "FP64")
         inp.set_data_from_numpy(rows, binary_data=binary)
@@ -116,7 +116,7 @@ def test_tritonclient_http_metadata_and_infer(served: tuple[Serving, Any, pd.Dat
         result = client.infer("bc", [inp], outputs=[out], request_id="req-1")
         assert result.get_response()["id"] == "req-1"
         assert result.get_response()["model_version"] == "1"
-        np.testing.assert_array_equal(result.as_numpy("predict"), model.predict(X[:7]))
+        np.testing.assert_array_equal(result.as_numpy("predict"), model.predict(x[:7]))
     with pytest.raises(Exception, match=r"\[404\] no model or deployment named 'nope'"):
         client.get_model_metadata("nope")
 
@@ -124,15 +124,15 @@ def test_tritonclient_http_metadata_and_infer(served: tuple[Serving, Any, pd.Dat
 def test_tritonclient_grpc_infer(served: tuple[Serving, Any, pd.DataFrame]) -> None:
     import tritonclient.grpc as grpcclient
 
-    server, model, X = served
+    server, model, x = served
     client = grpcclient.InferenceServerClient(f"127.0.0.1:{server.grpc_port}")
     assert client.is_server_ready()
     assert client.is_model_ready("bc")
-    rows = X[:5].to_numpy(dtype=np.float64)
+    rows = x[:5].to_numpy(dtype=np.float64)
     inp = grpcclient.InferInput("input", list(rows.shape), "FP64")
     inp.set_data_from_numpy(rows)
     result = client.infer("bc", [inp])
-    np.testing.assert_array_equal(result.as_numpy("predict"), model.predict(X[:5]))
+    np.testing.assert_array_equal(result.as_numpy("predict"), model.predict(x[:5]))
     bad = grpcclient.InferInput("input", [1, 3], "FP64")
     bad.set_data_from_numpy(np.zeros((1, 3)))
     with pytest.raises(Exception, match="column"):
@@ -140,8 +140,8 @@ def test_tritonclient_grpc_infer(served: tuple[Serving, Any, pd.DataFrame]) -> N
 
 
 def test_mlflow_scoring_payloads(served: tuple[Serving, Any, pd.DataFrame]) -> None:
-    server, model, X = served
-    rows = X[:4]
+    server, model, x = served
+    rows = x[:4]
     expected = model.predict(rows).tolist()
     split = {"columns": list(rows.columns), "data": rows.to_numpy().tolist()}
     bodies = [
@@ -230,32 +230,32 @@ def test_bad_input_is_a_4xx_naming_the_problem(
 
 
 def test_body_above_the_limit_is_413(sqlite_workspace: Workspace, data: Any) -> None:
-    X, y = data
-    _register(sqlite_workspace, DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y), X)
+    x, y = data
+    _register(sqlite_workspace, DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y), x)
     spec = ServeSpec(model_uris=["models:/bc/1"], max_request_bytes=10_000)
     with Serving(spec, sqlite_workspace) as server:
-        big = {"dataframe_split": {"columns": list(X.columns), "data": X.to_numpy().tolist()}}
+        big = {"dataframe_split": {"columns": list(x.columns), "data": x.to_numpy().tolist()}}
         r = httpx.post(server.url + "/invocations", json=big)
         assert r.status_code == 413
         assert "larger than 10000 bytes" in r.json()["message"]
-        small = {"dataframe_split": {"columns": list(X.columns), "data": X[:1].to_numpy().tolist()}}
+        small = {"dataframe_split": {"columns": list(x.columns), "data": x[:1].to_numpy().tolist()}}
         assert httpx.post(server.url + "/invocations", json=small).status_code == 200
 
 
 def test_hot_swap_under_traffic_fails_no_request(
     sqlite_workspace: Workspace, data: tuple[pd.DataFrame, pd.Series]
 ) -> None:
-    X, y = data
+    x, y = data
     registry = Registry(sqlite_workspace.engine)
     v1 = _register(
-        sqlite_workspace, RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y), X
+        sqlite_workspace, RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y), x
     )
     v2 = _register(
-        sqlite_workspace, DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y), X
+        sqlite_workspace, DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y), x
     )
     registry.set_alias("bc", "production", v1)
     spec = ServeSpec(model_uris=["models:/bc@production"], poll_s=0.1, grace_s=0.5)
-    body = {"dataframe_split": {"columns": list(X.columns), "data": X[:3].to_numpy().tolist()}}
+    body = {"dataframe_split": {"columns": list(x.columns), "data": x[:3].to_numpy().tolist()}}
     seen: list[tuple[int, str]] = []
     stop = threading.Event()
 
@@ -287,16 +287,16 @@ def test_hot_swap_under_traffic_fails_no_request(
 def test_deployment_canary_sticky_shadow_and_replica_state(
     workspace: Workspace, data: tuple[pd.DataFrame, pd.Series]
 ) -> None:
-    X, y = data
-    v1 = _register(workspace, RandomForestClassifier(n_estimators=5, random_state=0).fit(X, y), X)
-    v2 = _register(workspace, DecisionTreeClassifier(max_depth=2, random_state=0).fit(X, y), X)
+    x, y = data
+    v1 = _register(workspace, RandomForestClassifier(n_estimators=5, random_state=0).fit(x, y), x)
+    v2 = _register(workspace, DecisionTreeClassifier(max_depth=2, random_state=0).fit(x, y), x)
     Registry(workspace.engine).set_alias("bc", "production", v1)
     deployments = Deployments(workspace.engine)
     deployments.create("churn", "models:/bc@production")
-    deployments.set_canary("churn", v2, 30, sticky="header:X-User")
+    deployments.set_canary("churn", v2, 30, sticky="header:x-User")
     deployments.set_shadows("churn", [(v2, 100)])
     spec = ServeSpec(deployments=["churn"], poll_s=0.1)
-    body = {"dataframe_split": {"columns": list(X.columns), "data": X[:2].to_numpy().tolist()}}
+    body = {"dataframe_split": {"columns": list(x.columns), "data": x[:2].to_numpy().tolist()}}
     with Serving(spec, workspace) as server, httpx.Client(base_url=server.url) as http:
         versions = [
             http.post("/invocations", json=body).headers["x-conveyor-model-version"]
@@ -319,7 +319,7 @@ def test_deployment_canary_sticky_shadow_and_replica_state(
                         "name": "input",
                         "shape": [1, 30],
                         "datatype": "FP64",
-                        "data": X[:1].to_numpy().ravel().tolist(),
+                        "data": x[:1].to_numpy().ravel().tolist(),
                     }
                 ]
             },
@@ -354,8 +354,8 @@ def test_deployment_canary_sticky_shadow_and_replica_state(
 
 
 def test_metrics_pass_promtool(served: tuple[Serving, Any, pd.DataFrame]) -> None:
-    server, _, X = served
-    body = {"dataframe_split": {"columns": list(X.columns), "data": X[:2].to_numpy().tolist()}}
+    server, _, x = served
+    body = {"dataframe_split": {"columns": list(x.columns), "data": x[:2].to_numpy().tolist()}}
     httpx.post(server.url + "/invocations", json=body)
     text = httpx.get(server.url + "/metrics").text
     for name in (

@@ -120,6 +120,11 @@ def quickstart(
     from conveyor.cli.quickstart_registry import MODEL_NAME, registry_step
 
     served = registry_step(best.run_id, data[1])
+    if served is not None:
+        from conveyor.cli.quickstart_serve import serve_step
+
+        runner_up = page.runs[1].run_id if len(page.runs) > 1 else None
+        serve_step(MODEL_NAME, runner_up, data[1])
     # the monitor watches the model as loaded from the registry by its alias
     model = served.get_raw_model() if served is not None else models[best.info.run_name or ""]
     report = monitor_step(model, data, seed)
@@ -131,9 +136,11 @@ def quickstart(
         f"  conveyor models show {MODEL_NAME}    # versions, aliases, approval policy\n"
         f"  conveyor lineage models:/{MODEL_NAME}@production\n"
         "  conveyor audit verify    # the hash-chained log of every change\n"
+        "  conveyor deployments show quickstart  # routes, replicas, versions served\n"
+        f"  conveyor serve models:/{MODEL_NAME}@production   # OIP v2 + MLflow /invocations\n"
         "  conveyor monitors show quickstart     # alert states, last window's signals\n"
         f"  open {report}   # drift, estimated vs realized accuracy\n"
         "  conveyor server        # REST API + MLflow-compatible API on http://127.0.0.1:5000\n"
         "  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 mlflow ...   # any mlflow client works\n"
-        "\nNot built yet (next issues): serving, retraining."
+        "\nNot built yet (next issues): progressive rollout, retraining."
     )

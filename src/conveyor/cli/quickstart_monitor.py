@@ -56,7 +56,7 @@ def monitor_step(model: Any, data: tuple[Any, Any, Any, Any], seed: int) -> Path
     monitors = Monitors(ws.engine, ws.blobs)
     with contextlib.suppress(NotFoundError):
         monitors.delete(MONITOR)  # a re-run starts the demo monitor afresh
-    console.print("\n3. monitor: reference = validation set with the best model's predictions")
+    console.print("\n4. monitor: reference = validation set with the best model's predictions")
     monitors.create(
         MONITOR,
         _frame(model, x_val, y_val),

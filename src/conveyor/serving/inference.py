@@ -6,11 +6,10 @@ batcher); the other functions are what the REST app and the gRPC backend call pe
 
 from __future__ import annotations
 
-import asyncio
 import warnings
 from typing import Any
 
-from conveyor.errors import ConveyorError, InvalidArgumentError
+from conveyor.errors import InvalidArgumentError
 from conveyor.serving.batching import AdaptiveBatcher
 from conveyor.serving.host import DeploymentHost, LoadedVersion
 from conveyor.serving.payloads import (
@@ -34,10 +33,6 @@ from conveyor.serving.tensors import InferRequest, InferResponse, oip_datatype
 # The matrix fast path hands scikit-learn an array in the signature's column order; a model
 # fitted on a DataFrame then warns on every call that the array has no column names.
 warnings.filterwarnings("ignore", message="X does not have valid feature names")
-
-
-class RowCountError(ConveyorError):
-    """The model answered a different number of rows than it was given (a model bug: 500)."""
 
 
 def prepare(
@@ -93,14 +88,8 @@ def _matrix_agrees(model: Any, plan: InputPlan) -> bool:
 
 async def predict(loaded: LoadedVersion, planned: PlannedInput) -> Any:
     """Predict one request's rows (batched with concurrent requests when it can be)."""
-    if planned.is_batchable:
-        return await loaded.batcher.submit(planned.data)
-    # fixed-size tensors cannot be concatenated: run alone, on the batcher's own thread pool
-    return await asyncio.get_running_loop().run_in_executor(
-        loaded.batcher._executor,
-        loaded.batcher._predict,
-        planned.data,
-    )
+    # fixed-size tensors cannot be concatenated: they run alone, on the model's own thread
+    return await loaded.batcher.submit(planned.data, alone=not planned.is_batchable)
 
 
 # -- Open Inference Protocol ---------------------------------------------------------------------

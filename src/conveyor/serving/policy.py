@@ -80,7 +80,7 @@ class Shadow:
 class Batching:
     """Adaptive batching limits for every version this deployment serves."""
 
-    max_batch_size: int = 64
+    max_batch_size: int = 256
     max_latency_ms: float = 10.0
     enabled: bool = True
 
@@ -224,7 +224,7 @@ def _batching(data: Any) -> Batching:
         return Batching()
     if not isinstance(data, dict):
         raise InvalidArgumentError("policy.batching must be an object", field="policy.batching")
-    size = data.get("max_batch_size", 64)
+    size = data.get("max_batch_size", 256)
     if isinstance(size, bool) or not isinstance(size, int) or not 1 <= size <= MAX_BATCH_SIZE_LIMIT:
         msg = f"max_batch_size must be an integer from 1 to {MAX_BATCH_SIZE_LIMIT}; got {size!r}"
         raise InvalidArgumentError(msg, field="policy.batching.max_batch_size")

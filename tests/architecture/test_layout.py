@@ -10,7 +10,7 @@ import pytest
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "conveyor"
 MODULES = sorted(p for p in SRC.rglob("*.py") if "migrations" not in p.parts)
-DOMAINS = ["blobs", "cli", "server", "store", "testing", "tracking"]
+DOMAINS = ["blobs", "cli", "rollout", "server", "serving", "store", "testing", "tracking"]
 BANNED_NAMES = {"utils.py", "helpers.py", "common.py", "misc.py"}
 
 

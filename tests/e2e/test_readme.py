@@ -173,3 +173,124 @@ def test_registry_tour_runs(tmp_path: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "data:churn-train@1" in result.stdout
+
+
+def _bash_block(marker: str) -> list[str]:
+    """The README's bash block containing ``marker``, as commands (continuations joined)."""
+    blocks = re.findall(r"```bash\n(.*?)```", README.read_text(), flags=re.DOTALL)
+    block = next(b for b in blocks if marker in b)
+    return [line.split("  #")[0].strip() for line in block.replace("\\\n", " ").splitlines()]
+
+
+def test_serving_tour_runs(tmp_path: Path) -> None:
+    """Register churn v1..v9, then run the serving tour's commands against real replicas."""
+    import time
+
+    import httpx
+
+    from tests.servers import free_port
+
+    prelude = (
+        "import pandas as pd, conveyor\n"
+        "from sklearn.tree import DecisionTreeClassifier\n"
+        "X = pd.DataFrame({'tenure': [1, 3, 9, 12, 2, 30], 'plan': [0, 1, 1, 0, 1, 0]})\n"
+        "model = DecisionTreeClassifier(random_state=0).fit(X, [0, 1, 1, 0, 1, 0])\n"
+        "with conveyor.start_run(experiment='churn'):\n"
+        "    info = conveyor.log_model(model, 'model', input_example=X[:2])\n"
+        "for _ in range(9):\n"
+        "    conveyor.register_model(info.model_uri, 'churn')\n"
+        "from conveyor.registry.client import registry_client\n"
+        "registry_client().set_alias('churn', 'production', 1)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CONVEYOR_")}
+    env["PATH"] = f"{Path(sys.executable).parent}:{env['PATH']}"
+    setup = subprocess.run(
+        [sys.executable, "-c", prelude],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert setup.returncode == 0, setup.stdout + setup.stderr
+    commands = _bash_block("conveyor serve models:/churn@production")
+    serve_uri, curl = commands[0], commands[1]
+    body = curl.split("-d '", 1)[1].rsplit("'", 1)[0]
+    servers = []
+    try:
+        for command in (serve_uri, "conveyor serve --deployment churn-svc"):
+            port = free_port()
+            line = re.sub(r"--port \d+", f"--port {port}", command)
+            line = re.sub(r"--grpc-port \d+", f"--grpc-port {free_port()}", line)
+            if "--port" not in line:
+                line += f" --port {port}"
+            if "--deployment" in line:  # the deployment must exist before its replica starts
+                create = next(c for c in commands if c.startswith("conveyor deployments create"))
+                done = subprocess.run(  # noqa: S602 - the README's own command line
+                    create,
+                    shell=True,
+                    cwd=tmp_path,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+                assert done.returncode == 0, done.stdout + done.stderr
+            servers.append(
+                subprocess.Popen(  # noqa: S602 - the README's own command line
+                    line,
+                    shell=True,
+                    cwd=tmp_path,
+                    env=env,
+                    start_new_session=True,
+                )
+            )
+            url = f"http://127.0.0.1:{port}"
+            deadline = time.monotonic() + 90
+            while time.monotonic() < deadline:
+                try:
+                    if httpx.get(url + "/v2/health/ready", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.1)
+            r = httpx.post(
+                url + "/invocations", content=body, headers={"content-type": "application/json"}
+            )
+            assert r.status_code == 200, r.text
+            assert r.json() == {"predictions": [1]}
+        for command in commands[2:]:
+            if command.startswith("conveyor deployments") and " create " not in command:
+                done = subprocess.run(  # noqa: S602 - the README's own command line
+                    command,
+                    shell=True,
+                    cwd=tmp_path,
+                    env=env,
+                    capture_output=True,
+                    text=True,
+                    timeout=60,
+                    check=False,
+                )
+                assert done.returncode == 0, command + done.stdout + done.stderr
+        shown = subprocess.run(
+            ["conveyor", "deployments", "show", "churn-svc", "--json"],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=True,
+        )
+        import json
+
+        state = json.loads(shown.stdout)
+        assert [(r["name"], r["version"]) for r in state["routes"]] == [("a", 1), ("b", 8)]
+        assert state["policy"]["shadows"] == [{"ref": "9", "percent": 100.0}]
+    finally:
+        import signal
+
+        for server in servers:
+            os.killpg(server.pid, signal.SIGTERM)
+            server.wait(timeout=30)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -18,17 +20,31 @@ from conveyor.errors import InvalidArgumentError
 from conveyor.models.enforcement import enforce
 from conveyor.models.signature import COLUMN_TYPES, ColSpec, Schema
 from conveyor.serving.payloads.forms import Columns, Frame, Payload, Records, Rows
-from conveyor.serving.payloads.json_numbers import NUMERIC_KINDS, brief, cast_numbers
+from conveyor.serving.payloads.json_numbers import (
+    NUMERIC_KINDS,
+    brief,
+    cast_numbers,
+    numbers_array,
+)
 from conveyor.serving.payloads.matrix_input import NUMERIC_TYPES
 from conveyor.serving.tensors import InferRequest, Tensor
 
 
 def build_frame(payload: Payload, schema: Schema) -> Any:
     """Return the payload as a DataFrame that satisfies the column ``schema``."""
+    import pandas as pd
+
     if isinstance(payload, InferRequest):
         return enforce(_tensors_frame(payload, schema), schema)
-    frame = payload_frame(payload, _positional_names(payload, schema))
-    return enforce(_typed(frame, schema, payload.field), schema)
+    index = None
+    if isinstance(payload, Frame):
+        columns = {str(c): payload.frame[c].to_numpy() for c in payload.frame.columns}
+        index = payload.frame.index
+    else:
+        columns = json_columns(payload, _positional_names(payload, schema))
+        index = payload.index if isinstance(payload, Rows) else None
+    typed = _typed(columns, schema, payload.field, is_csv=isinstance(payload, Frame))
+    return enforce(pd.DataFrame(typed, index=index), schema)
 
 
 def _positional_names(payload: Payload, schema: Schema) -> list[str] | None:
@@ -45,31 +61,45 @@ def _positional_names(payload: Payload, schema: Schema) -> list[str] | None:
     return names
 
 
-def payload_frame(payload: Rows | Records | Columns | Frame, names: list[str] | None) -> Any:
-    """Return a JSON/CSV payload as a DataFrame; unnamed rows take ``names`` by position."""
+def json_columns(payload: Rows | Records | Columns, names: list[str] | None) -> dict[str, Any]:
+    """Return a JSON payload's values column by column; unnamed rows take ``names``."""
+    if isinstance(payload, Records):
+        keys = dict.fromkeys(k for record in payload.records for k in record)
+        return {str(k): [r.get(k) for r in payload.records] for k in keys}
+    if isinstance(payload, Columns):
+        columns = {str(k): v if isinstance(v, list) else [v] for k, v in payload.columns.items()}
+        if len({len(v) for v in columns.values()}) > 1:
+            lengths = {k: len(v) for k, v in columns.items()}
+            msg = f"{payload.field}: columns have different lengths {lengths}; send one per row"
+            raise InvalidArgumentError(msg, field=payload.field)
+        return columns
+    width = _check_width(payload, len(payload.columns or names or ()) or None)
+    names = payload.columns or names or [str(i) for i in range(width)]
+    if width == 1 and payload.data and not isinstance(payload.data[0], list):
+        return {names[0]: payload.data}
+    if not payload.data:
+        return {name: [] for name in names}
+    return dict(zip(names, (list(c) for c in zip(*payload.data, strict=True)), strict=True))
+
+
+def plain_frame(payload: Rows | Records | Columns | Frame) -> Any:
+    """Return a payload as a DataFrame of the dtypes pandas infers (no signature to follow)."""
     import pandas as pd
 
     if isinstance(payload, Frame):
         return payload.frame
+    index = payload.index if isinstance(payload, Rows) else None
     try:
-        if isinstance(payload, Records):
-            return pd.DataFrame.from_records(payload.records)
-        if isinstance(payload, Columns):
-            return pd.DataFrame(
-                {k: v if isinstance(v, list) else [v] for k, v in payload.columns.items()}
-            )
-        columns = payload.columns or names
-        _check_width(payload, len(columns) if columns is not None else None)
-        return pd.DataFrame(payload.data, columns=columns, index=payload.index)
+        return pd.DataFrame(json_columns(payload, None), index=index)
     except (ValueError, TypeError) as exc:
         msg = f"{payload.field} is not a table: {exc}; send one value per column in every row"
         raise InvalidArgumentError(msg, field=payload.field) from None
 
 
-def _check_width(rows: Rows, width: int | None) -> None:
-    """Every row a list of ``width`` values (or a single value when ``width`` is 1)."""
+def _check_width(rows: Rows, width: int | None) -> int:
+    """Check every row is a list of ``width`` values (or each a single value); return it."""
     if not rows.data:
-        return
+        return width or 0
     is_list = isinstance(rows.data[0], list)
     if width is None:
         width = len(rows.data[0]) if is_list else 1
@@ -81,64 +111,77 @@ def _check_width(rows: Rows, width: int | None) -> None:
                 "send one value per column in every row"
             )
             raise InvalidArgumentError(msg, field=f"{rows.field}[{i}]")
+    return width
 
 
 def _names(schema: Schema) -> list[str] | None:
     return [str(s.name) for s in schema.specs] if schema.has_names else None
 
 
-def _typed(frame: Any, schema: Schema, where: str) -> Any:
+def _typed(columns: dict[str, Any], schema: Schema, where: str, *, is_csv: bool) -> dict[str, Any]:
     """Convert JSON/CSV columns to their signature types where the values allow it."""
     specs = [s for s in schema.specs if isinstance(s, ColSpec)]
     if schema.has_names:
-        pairs = [(str(s.name), s) for s in specs if str(s.name) in frame.columns]
+        by_name = {str(s.name): s for s in specs}
     else:
-        pairs = list(zip(frame.columns[: len(specs)], specs, strict=False))
-    if not pairs:
-        return frame
-    frame = frame.copy(deep=False)
-    for name, spec in pairs:
-        frame[name] = _typed_column(frame[name], spec, f"{where}: column {name!r}", str(name))
-    return frame
+        by_name = dict(zip(columns, specs, strict=False))
+    return {
+        name: _typed_column(values, by_name[name], f"{where}: column {name!r}", name, is_csv)
+        if name in by_name
+        else values
+        for name, values in columns.items()
+    }
 
 
-def _typed_column(column: Any, spec: ColSpec, label: str, name: str) -> Any:
+def _typed_column(values: Any, spec: ColSpec, label: str, name: str, is_csv: bool) -> Any:
     if spec.type in NUMERIC_TYPES:
-        return _numeric_column(column, spec, label, name)
-    if spec.type == "binary" and column.dtype.kind in "OUT":
-        return column.map(lambda v: _from_base64(v, label, name))
-    if spec.type == "datetime" and column.dtype.kind != "M":
-        import pandas as pd
-
-        try:
-            return pd.to_datetime(column)
-        except (ValueError, TypeError) as exc:
-            msg = f"{label}: cannot read {exc}; send ISO 8601 date-times"
-            raise InvalidArgumentError(msg, field=name) from None
-    return column
+        return _numbers(values, np.dtype(COLUMN_TYPES[spec.type]), label, name)
+    convert = _CONVERTERS.get(spec.type)
+    if isinstance(values, np.ndarray) and values.dtype.kind != "O":
+        if spec.type == "string" and is_csv:  # read_csv guessed numbers for a text column
+            return values.astype(str).astype(object)
+        if spec.type != "datetime":
+            convert = None  # enforce names the column and its dtype
+    return values if convert is None else convert(values, label, name)
 
 
-def _numeric_column(column: Any, spec: ColSpec, label: str, name: str) -> Any:
+def _numbers(values: Any, dtype: np.dtype[Any], label: str, name: str) -> Any:
+    if isinstance(values, np.ndarray):
+        if values.dtype.kind in NUMERIC_KINDS:
+            return cast_numbers(values, dtype, name, label=label)
+        values = values.tolist()
+    if dtype.kind == "f" and any(v is None for v in values):
+        values = [np.nan if v is None else v for v in values]
+    array = numbers_array(values, dtype, name, label=label)
+    if array.ndim != 1:
+        msg = f"{label} takes one number per row, got lists; send a single value per cell"
+        raise InvalidArgumentError(msg, field=name)
+    return array
+
+
+def _texts(values: Any, label: str, name: str) -> Any:
+    for value in values:
+        is_missing = value is None or (isinstance(value, float) and math.isnan(value))
+        if not is_missing and not isinstance(value, str):
+            msg = f"{label} takes text, got {brief(value)}; send strings"
+            raise InvalidArgumentError(msg, field=name)
+    out = np.empty(len(values), dtype=object)
+    out[:] = list(values)
+    return out
+
+
+def _datetimes(values: Any, label: str, name: str) -> Any:
     import pandas as pd
 
-    dtype = np.dtype(COLUMN_TYPES[spec.type])
-    values = column.to_numpy()
-    if values.dtype.kind not in NUMERIC_KINDS:
-        if values.dtype.kind != "O" or not all(_is_number_or_null(v) for v in values):
-            return column  # enforce names the column and its dtype
-        if dtype.kind == "f":
-            values = np.asarray([np.nan if v is None else v for v in values], dtype=np.float64)
-        elif any(v is None for v in values):
-            return column  # enforce refuses the object column, naming it
-        else:
-            values = np.asarray(values.tolist())
-    return pd.Series(cast_numbers(values, dtype, name, label=label), index=column.index)
+    try:
+        return pd.to_datetime(pd.Series(values, dtype=object))
+    except (ValueError, TypeError) as exc:
+        msg = f"{label}: cannot read {exc}; send ISO 8601 date-times"
+        raise InvalidArgumentError(msg, field=name) from None
 
 
-def _is_number_or_null(value: Any) -> bool:
-    return value is None or (
-        isinstance(value, int | float | np.number) and abs(float(value)) < 2**64
-    )
+def _binaries(values: Any, label: str, name: str) -> Any:
+    return [_from_base64(v, label, name) for v in values]
 
 
 def _from_base64(value: Any, label: str, name: str) -> Any:
@@ -149,6 +192,13 @@ def _from_base64(value: Any, label: str, name: str) -> Any:
     except (binascii.Error, ValueError):
         msg = f"{label}: {brief(value)} is not base64; binary columns take base64 text"
         raise InvalidArgumentError(msg, field=name) from None
+
+
+_CONVERTERS: dict[str, Callable[[Any, str, str], Any]] = {
+    "string": _texts,
+    "binary": _binaries,
+    "datetime": _datetimes,
+}
 
 
 def _tensors_frame(request: InferRequest, schema: Schema) -> Any:

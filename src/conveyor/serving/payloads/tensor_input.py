@@ -16,7 +16,7 @@ from conveyor.errors import InvalidArgumentError
 from conveyor.models.enforcement import enforce
 from conveyor.models.signature import Schema, TensorSpec
 from conveyor.serving.payloads.forms import Columns, Frame, Payload, Records, Rows
-from conveyor.serving.payloads.frame_input import payload_frame
+from conveyor.serving.payloads.frame_input import plain_frame
 from conveyor.serving.payloads.json_numbers import NUMERIC_KINDS, Array, numbers_array, parse_array
 from conveyor.serving.tensors import InferRequest
 
@@ -109,7 +109,7 @@ def build_unsigned(payload: Payload, flavor: str | None) -> tuple[Any, bool]:
         return {
             k: parse_array(v, f"{payload.field}.{k}") for k, v in payload.columns.items()
         }, False
-    return payload_frame(payload, None), False
+    return plain_frame(payload), False
 
 
 def _unsigned_tensors(request: InferRequest, flavor: str | None) -> tuple[Any, bool]:

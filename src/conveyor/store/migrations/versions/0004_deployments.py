@@ -75,9 +75,7 @@ def upgrade() -> None:
             ["deployments.deployment_id"],
             name=op.f("fk_deployment_replicas_deployment_id_deployments"),
         ),
-        sa.PrimaryKeyConstraint(
-            "replica_id", "deployment_id", name=op.f("pk_deployment_replicas")
-        ),
+        sa.PrimaryKeyConstraint("replica_id", "deployment_id", name=op.f("pk_deployment_replicas")),
     )
     op.create_index(
         op.f("ix_deployment_replicas_deployment_id"), "deployment_replicas", ["deployment_id"]

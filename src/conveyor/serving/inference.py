@@ -13,7 +13,6 @@ from conveyor.errors import InvalidArgumentError
 from conveyor.serving.batching import AdaptiveBatcher
 from conveyor.serving.host import DeploymentHost, LoadedVersion
 from conveyor.serving.payloads import (
-    Columns,
     InputPlan,
     Payload,
     PlannedInput,
@@ -25,6 +24,7 @@ from conveyor.serving.payloads import (
     encode_predict_response,
     predictions_to_tensors,
 )
+from conveyor.serving.payloads.model_plan import plan_for_model
 from conveyor.serving.policy import Batching
 from conveyor.serving.replica import Replica
 from conveyor.serving.telemetry import BatchMetrics, ServingMetrics
@@ -39,10 +39,8 @@ def prepare(
     model: Any, batching: Batching, metrics: ServingMetrics, deployment: str, version: int
 ) -> tuple[InputPlan, AdaptiveBatcher]:
     """Build the input plan and the batcher of one loaded model version."""
-    plan = InputPlan(model.signature, model.flavor.name)
+    plan = plan_for_model(model)  # the matrix fast path only where it predicts the same
     flavor, raw = model.flavor, model.get_raw_model()
-    if plan.path == "matrix" and not _matrix_agrees(model, plan):
-        plan = InputPlan(model.signature, model.flavor.name, accepts_matrix=False)
 
     def predict(data: Any) -> Any:  # input already checked by the plan
         return flavor.predict(raw, data)
@@ -54,36 +52,6 @@ def prepare(
         observer=BatchMetrics(metrics, deployment, str(version)),
     )
     return plan, batcher
-
-
-def _matrix_agrees(model: Any, plan: InputPlan) -> bool:
-    """True when the model predicts the same on the fast path's array as on a DataFrame.
-
-    A pipeline that selects columns by name (a ``ColumnTransformer``) needs the DataFrame;
-    checked once at load on the saved input example (or a row of zeros).
-    """
-    import numpy as np
-    import pandas as pd
-
-    names = list(plan.columns or ())
-    example = model.input_example
-    frame = (
-        example[names].head(5)
-        if isinstance(example, pd.DataFrame) and set(names) <= set(example.columns)
-        else pd.DataFrame(np.zeros((2, len(names))), columns=names)
-    )
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            matrix = plan.build(Columns({n: frame[n].tolist() for n in names})).data
-            fast = np.asarray(model.flavor.predict(model.get_raw_model(), matrix))
-            slow = np.asarray(model.predict(frame))
-    except Exception:  # noqa: BLE001 - any failure means: keep the DataFrame path
-        return False
-    try:
-        return bool(np.array_equal(fast, slow, equal_nan=True))
-    except TypeError:  # strings: no NaN to match
-        return bool(np.array_equal(fast, slow))
 
 
 async def predict(loaded: LoadedVersion, planned: PlannedInput) -> Any:

@@ -27,7 +27,7 @@ from conveyor.serving.payloads import (
 from conveyor.serving.tensors import DATATYPES, InferRequest, InferResponse, Tensor
 
 NUMERIC = [name for name in DATATYPES if name != "BYTES"]
-PROPERTY = settings(max_examples=600, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+PROPERTY = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @st.composite

@@ -485,6 +485,8 @@ def test_csv_columns_take_their_signature_types() -> None:
     frame = InputPlan(signature).build(decode_invocations(csv, "text/csv").data).data
     assert frame.dtypes.tolist()[:2] == [np.float32, np.int32]
     assert frame.to_dict(orient="list") == {"f": [0.5, 1.5], "i": [3, 4], "s": ["x", "y"]}
+    digits = decode_invocations(b"s,i,f\n12,3,0.5\n", "text/csv").data
+    assert InputPlan(signature).build(digits).data["s"].tolist() == ["12"]
     empty_cell = decode_invocations(b"s,i,f\nx,,0.5\n", "text/csv").data
     with pytest.raises(InvalidArgumentError, match="column 'i': a missing value") as caught:
         InputPlan(signature).build(empty_cell)
@@ -512,7 +514,8 @@ def test_oip_text_columns_must_be_utf8() -> None:
 def test_a_single_column_record_and_nested_values() -> None:
     plan = InputPlan(_signature(ColSpec("long", "n")))
     assert plan.build(Records([{"n": 1}, {"n": 2}])).data.tolist() == [[1], [2]]
-    for records in ([{"n": [1, 2]}, {"n": 3}], [{"n": [1, 2]}, {"n": [3, 4]}]):
+    nested: list[list[dict[str, Any]]] = [[{"n": [1, 2]}, {"n": 3}], [{"n": [1]}, {"n": [3]}]]
+    for records in nested:
         with pytest.raises(InvalidArgumentError, match="column 'n'") as caught:
             plan.build(Records(records))
         assert caught.value.field == "n"

@@ -152,7 +152,6 @@ def ab(
 ) -> None:
     """Split traffic between named arms (weights add up to 100)."""
     from conveyor.errors import InvalidArgumentError
-    from conveyor.serving.policy import TrafficPolicy
 
     routes = []
     for spec in arm:
@@ -165,10 +164,7 @@ def ab(
             raise InvalidArgumentError(msg, field="arm") from None
 
     def change(p: TrafficPolicy) -> TrafficPolicy:
-        spec = {**p.to_dict(), "mode": "ab", "routes": routes}
-        if sticky:
-            spec["sticky"] = sticky
-        return TrafficPolicy.from_dict(spec)
+        return p.with_arms(routes, sticky)
 
     _change(name, change)
 
@@ -182,14 +178,12 @@ def shadow(
 ) -> None:
     """Copy requests to a challenger; its answers are recorded, never returned."""
     from conveyor.errors import InvalidArgumentError
-    from conveyor.serving.policy import TrafficPolicy
 
     if not clear and to is None:
         raise InvalidArgumentError("give --to VERSION (or --clear)", field="to")
 
     def change(p: TrafficPolicy) -> TrafficPolicy:
-        shadows = [] if clear else [{"ref": to, "percent": percent}]
-        return TrafficPolicy.from_dict({**p.to_dict(), "shadows": shadows})
+        return p.with_shadows([] if clear else [{"ref": to, "percent": percent}])
 
     _change(name, change)
 
@@ -212,18 +206,11 @@ def batching(
     enabled: bool | None = typer.Option(None, "--on/--off", help="Turn batching on or off."),
 ) -> None:
     """Change adaptive batching limits."""
-    from conveyor.serving.policy import TrafficPolicy
 
     def change(p: TrafficPolicy) -> TrafficPolicy:
-        b = p.batching.to_dict()
-        for key, value in (
-            ("max_batch_size", max_batch_size),
-            ("max_latency_ms", max_latency_ms),
-            ("enabled", enabled),
-        ):
-            if value is not None:
-                b[key] = value
-        return TrafficPolicy.from_dict({**p.to_dict(), "batching": b})
+        return p.with_batching(
+            max_batch_size=max_batch_size, max_latency_ms=max_latency_ms, enabled=enabled
+        )
 
     _change(name, change)
 

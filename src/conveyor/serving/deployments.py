@@ -257,53 +257,18 @@ class Deployments:
     ) -> Deployment:
         """Split traffic between named arms ``(name, ref, weight)``; weights add up to 100."""
         data = [{"name": n, "ref": r, "weight": w} for n, r, w in arms]
-
-        def change(p: TrafficPolicy) -> TrafficPolicy:
-            spec = {**p.to_dict(), "mode": "ab", "routes": data}
-            if sticky is not None:
-                spec["sticky"] = sticky
-            return TrafficPolicy.from_dict(spec)
-
-        return self._change_policy(name, change, actor)
+        return self._change_policy(name, lambda p: p.with_arms(data, sticky), actor)
 
     def set_shadows(
         self, name: str, shadows: list[tuple[str | int, float]], *, actor: str | None = None
     ) -> Deployment:
         """Mirror ``percent`` % of requests to each ``(ref, percent)``; answers are kept aside."""
         data = [{"ref": check_ref(r, field="shadow"), "percent": p} for r, p in shadows]
-        return self._change_policy(
-            name,
-            lambda p: TrafficPolicy.from_dict({**p.to_dict(), "shadows": data}),
-            actor,
-        )
+        return self._change_policy(name, lambda p: p.with_shadows(data), actor)
 
     def clear_traffic(self, name: str, *, actor: str | None = None) -> Deployment:
         """Back to single mode: every request to the target (shadows kept)."""
         return self._change_policy(name, lambda p: p.single(), actor)
-
-    def set_batching(
-        self,
-        name: str,
-        *,
-        max_batch_size: int | None = None,
-        max_latency_ms: float | None = None,
-        enabled: bool | None = None,
-        actor: str | None = None,
-    ) -> Deployment:
-        """Change the adaptive batching limits."""
-
-        def change(p: TrafficPolicy) -> TrafficPolicy:
-            b = p.batching.to_dict()
-            for key, value in (
-                ("max_batch_size", max_batch_size),
-                ("max_latency_ms", max_latency_ms),
-                ("enabled", enabled),
-            ):
-                if value is not None:
-                    b[key] = value
-            return TrafficPolicy.from_dict({**p.to_dict(), "batching": b})
-
-        return self._change_policy(name, change, actor)
 
     def delete(self, name: str, *, actor: str | None = None) -> None:
         """Delete a deployment; its replicas stop serving it on their next poll."""

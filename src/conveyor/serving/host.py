@@ -90,22 +90,21 @@ class DeploymentHost:
                 return False
             if self.table is not None and table.key == self.table.key:
                 return False
-            needed = table.versions
-            fresh = dict(self.versions)
             batching_changed = self.table is not None and table.batching != self.table.batching
-            for version in sorted(needed):
-                if version in fresh and not batching_changed:
-                    continue
-                fresh[version] = await self._load(table, version)
-            stale = [v for k, v in fresh.items() if k not in needed]
-            old = [v for k, v in self.versions.items() if fresh.get(k) is not v]
-            for version in [k for k in fresh if k not in needed]:
-                del fresh[version]
+            fresh: dict[int, LoadedVersion] = {}
+            for version in sorted(table.versions):
+                kept = self.versions.get(version)
+                if kept is not None and not batching_changed:
+                    fresh[version] = kept
+                else:
+                    fresh[version] = await self._load(table, version)
+            # held now and not kept: versions no longer routed, or reloaded for new batching
+            retired = [v for k, v in self.versions.items() if fresh.get(k) is not v]
             # the swap: one assignment each, no await in between
             self.versions = fresh
             self.table = table
             self.last_error = None
-            self._retire(stale + [v for v in old if v not in stale])
+            self._retire(retired)
             if self._on_swap is not None:
                 self._on_swap(table)
             return True

@@ -178,6 +178,23 @@ class TrafficPolicy:
         route = Route(CANARY, check_ref(ref, field="candidate"), _check_weight(percent, "percent"))
         return replace(self, mode="canary", routes=(route,), sticky=_sticky(sticky) or self.sticky)
 
+    def with_arms(self, arms: list[dict[str, Any]], sticky: str | None = None) -> TrafficPolicy:
+        """A/B mode over ``arms`` (``{"name", "ref", "weight"}``), checked like a stored policy."""
+        spec = {**self.to_dict(), "mode": "ab", "routes": arms}
+        if sticky is not None:
+            spec["sticky"] = sticky
+        return TrafficPolicy.from_dict(spec)
+
+    def with_shadows(self, shadows: list[dict[str, Any]]) -> TrafficPolicy:
+        """Replace the shadows (``{"ref", "percent"}``; an empty list stops mirroring)."""
+        return TrafficPolicy.from_dict({**self.to_dict(), "shadows": shadows})
+
+    def with_batching(self, **limits: Any) -> TrafficPolicy:
+        """Change the batching limits given (``None`` keeps a limit as it is)."""
+        batching = self.batching.to_dict()
+        batching.update({k: v for k, v in limits.items() if v is not None})
+        return TrafficPolicy.from_dict({**self.to_dict(), "batching": batching})
+
     def single(self) -> TrafficPolicy:
         return replace(self, mode="single", routes=())
 

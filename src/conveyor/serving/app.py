@@ -33,9 +33,11 @@ from conveyor.errors import (
     PayloadTooLargeError,
 )
 from conveyor.serving import inference
-from conveyor.serving.host import DeploymentHost, Pick
+from conveyor.serving.host import DeploymentHost, LoadedVersion, Pick
+from conveyor.serving.recorder import Served, TrafficRecorder
 from conveyor.serving.replica import Replica
 from conveyor.serving.telemetry import CONTENT_TYPE, ServingMetrics
+from conveyor.serving.windows import SHADOW
 
 log = logging.getLogger(__name__)
 
@@ -81,8 +83,10 @@ class InferenceApp:
         metrics: ServingMetrics | None = None,
         max_request_bytes: int = DEFAULT_MAX_REQUEST_BYTES,
         start_replica: bool = True,
+        recorder: TrafficRecorder | None = None,
     ) -> None:
         self.replica = replica
+        self.recorder = recorder  # what was served, flushed to the store per window
         self.metrics = metrics or ServingMetrics()
         self.max_request_bytes = max_request_bytes
         self._start_replica = start_replica
@@ -118,6 +122,8 @@ class InferenceApp:
 
     async def startup(self) -> None:
         await self.replica.start()
+        if self.recorder is not None:
+            self.recorder.start()
         if self.grpc_port is not None:
             from conveyor.serving.grpc import serve_grpc
 
@@ -132,6 +138,10 @@ class InferenceApp:
     async def shutdown(self) -> None:
         if self._grpc is not None:
             await self._grpc.stop()
+        if self._background:  # shadow copies still running
+            await asyncio.wait(list(self._background), timeout=5)
+        if self.recorder is not None:
+            await self.recorder.close()
         await self.replica.stop()
 
     async def _http(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -162,15 +172,31 @@ class InferenceApp:
         await send({"type": "http.response.body", "body": response.body})
         pick: Pick | None = ctx.get("pick")
         if pick is not None:
+            seconds = time.perf_counter() - started
             self.metrics.observe_request(
                 pick.table.deployment,
                 version=str(pick.route.version),
                 route=pick.route.name,
                 protocol=protocol,
                 status=response.status,
-                seconds=time.perf_counter() - started,
+                seconds=seconds,
                 rows=ctx.get("rows", 0),
             )
+            if self.recorder is not None:
+                self.recorder.record(
+                    Served(
+                        pick.table,
+                        pick.route.version,
+                        pick.route.name,
+                        request_id or "",
+                        response.status < 500,  # a client's bad input is not the model failing
+                        seconds,
+                        ctx.get("rows", 0),
+                        time.time(),
+                        ctx.get("inputs"),
+                        ctx.get("predictions"),
+                    )
+                )
 
     async def _route(
         self, method: str, path: str, scope: Scope, receive: Receive, ctx: dict[str, Any]
@@ -247,8 +273,10 @@ class InferenceApp:
         ctx["request_id"] = request.id or _request_id(headers)
         planned = inference.build(pick.loaded, request)
         ctx["rows"] = planned.n_rows
+        ctx["inputs"] = planned.data
         predictions = await inference.predict(pick.loaded, planned)
-        self._shadow(host, pick, request)
+        ctx["predictions"] = predictions
+        self._shadow(host, pick, request, ctx["request_id"], predictions)
         body_out, extra = inference.encode_oip(
             host.name, pick.route.version, ctx["request_id"], request, predictions
         )
@@ -272,31 +300,60 @@ class InferenceApp:
             payload = inference.decode_simple(body)
         planned = inference.build(pick.loaded, payload)
         ctx["rows"] = planned.n_rows
+        ctx["inputs"] = planned.data
         predictions = await inference.predict(pick.loaded, planned)
-        self._shadow(host, pick, payload)
+        ctx["predictions"] = predictions
+        self._shadow(host, pick, payload, ctx["request_id"], predictions)
         encode = inference.encode_mlflow if kind == "invocations" else inference.encode_simple
         return _Response(encode(predictions), headers=_route_headers(pick))
 
     # -- shadows ---------------------------------------------------------------------------
-    def _shadow(self, host: DeploymentHost, pick: Pick, payload: Any) -> None:
+    def _shadow(
+        self, host: DeploymentHost, pick: Pick, payload: Any, request_id: str, answered: Any
+    ) -> None:
         if not pick.table.shadows:
             return
         for loaded in host.shadow_versions(pick.table):
             if loaded is pick.loaded:
                 continue
-            task = asyncio.get_running_loop().create_task(self._run_shadow(pick, loaded, payload))
+            task = asyncio.get_running_loop().create_task(
+                self._run_shadow(pick, loaded, payload, request_id, answered)
+            )
             self._background.add(task)
             task.add_done_callback(self._background.discard)
 
-    async def _run_shadow(self, pick: Pick, loaded: Any, payload: Any) -> None:
-        status = "ok"
+    async def _run_shadow(
+        self, pick: Pick, loaded: LoadedVersion, payload: Any, request_id: str, answered: Any
+    ) -> None:
+        started = time.perf_counter()
+        predictions, rows = None, 0
         try:
-            await inference.predict(loaded, inference.build(loaded, payload))
+            planned = inference.build(loaded, payload)
+            rows = planned.n_rows
+            predictions = await inference.predict(loaded, planned)
         except Exception:  # noqa: BLE001 - a failing challenger never affects callers
             status = "error"
+        else:
+            status = "ok"
         self.metrics.shadow_requests.labels(
             pick.table.deployment, str(loaded.version), status
         ).inc()
+        if self.recorder is not None:  # kept, never returned: the champion/challenger report
+            self.recorder.record(
+                Served(
+                    pick.table,
+                    loaded.version,
+                    SHADOW,
+                    request_id,
+                    status == "ok",
+                    time.perf_counter() - started,
+                    rows,
+                    time.time(),
+                    None,  # the primary's copy of the inputs already feeds the monitors
+                    predictions,
+                    answered,
+                )
+            )
 
     # -- helpers ---------------------------------------------------------------------------
     async def _body(self, receive: Receive, headers: dict[bytes, bytes]) -> bytes:

@@ -266,6 +266,36 @@ class Deployments:
         data = [{"ref": check_ref(r, field="shadow"), "percent": p} for r, p in shadows]
         return self._change_policy(name, lambda p: p.with_shadows(data), actor)
 
+    def promote(
+        self, name: str, version: int, *, reason: str = "", actor: str | None = None
+    ) -> Deployment:
+        """Make ``version`` the deployment's primary and end any canary or A/B split.
+
+        A deployment that follows an alias moves the alias (the registry records that move and
+        refuses it when the alias needs approvals); one pinned to a version is re-pinned. The
+        policy then goes back to single mode in one audited change; shadows of other versions
+        stay.
+        """
+        from conveyor.registry.service import Registry
+
+        current = self.get(name, resolve=False)
+        if current.target.startswith("@"):
+            Registry(self._engine).set_alias(
+                current.model_name, current.target[1:], version, actor=actor
+            )
+
+        def change(row: Any, old: TrafficPolicy) -> tuple[str, TrafficPolicy]:
+            target = row.target if row.target.startswith("@") else str(version)
+            return target, old.single()
+
+        return self._change(
+            name,
+            "deployment.promoted",
+            change,
+            actor=actor,
+            payload={"version": version, "reason": reason},
+        )
+
     def clear_traffic(self, name: str, *, actor: str | None = None) -> Deployment:
         """Back to single mode: every request to the target (shadows kept)."""
         return self._change_policy(name, lambda p: p.single(), actor)
@@ -275,8 +305,15 @@ class Deployments:
         with write(self._engine) as conn:
             row = self._row(conn, name)
             did = row.deployment_id
-            conn.execute(delete(_rep).where(_rep.c.deployment_id == did))
-            conn.execute(delete(_dv).where(_dv.c.deployment_id == did))
+            for table in (
+                _rep,
+                _dv,
+                schema.serving_windows,
+                schema.serving_predictions,
+                schema.serving_feedback,
+                schema.rollouts,
+            ):
+                conn.execute(delete(table).where(table.c.deployment_id == did))
             conn.execute(delete(_dep).where(_dep.c.deployment_id == did))
             events.append(
                 conn,

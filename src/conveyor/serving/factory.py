@@ -12,6 +12,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from conveyor.serving.host import DeploymentHost
+from conveyor.serving.recorder import Sink, TrafficRecorder, WindowSink
 from conveyor.serving.replica import Replica, ServeTarget, deployment_source, uri_source
 from conveyor.serving.telemetry import ServingMetrics
 
@@ -35,6 +36,8 @@ class ServeSpec:
     max_batch_size: int | None = None  # overrides for URI serving (deployments carry their own)
     max_latency_ms: float | None = None
     batching: bool = True
+    record: bool = True  # write per-window traffic summaries (and experiment logs) to the store
+    window_s: float = 10.0
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -117,6 +120,12 @@ def build_replica(spec: ServeSpec, workspace: Any, metrics: ServingMetrics) -> R
     return Replica(engine, hosts, poll_s=spec.poll_s, discover=discover, host_factory=factory)
 
 
+def build_recorder(spec: ServeSpec, workspace: Any, replica_id: str) -> TrafficRecorder:
+    """The recorder of one replica and the sinks it flushes to."""
+    sinks: list[Sink] = [WindowSink(workspace.engine)]
+    return TrafficRecorder(replica_id, sinks, window_s=spec.window_s)
+
+
 def create_app(spec: ServeSpec | None = None, workspace: Any = None) -> Any:
     """The inference ASGI app for ``spec`` (read from the environment by default)."""
     from conveyor.serving.app import InferenceApp
@@ -127,7 +136,12 @@ def create_app(spec: ServeSpec | None = None, workspace: Any = None) -> Any:
     ws = workspace or Workspace.from_settings(get_settings())
     metrics = ServingMetrics()
     replica = build_replica(spec, ws, metrics)
-    app = InferenceApp(replica, metrics=metrics, max_request_bytes=spec.max_request_bytes)
+    app = InferenceApp(
+        replica,
+        metrics=metrics,
+        max_request_bytes=spec.max_request_bytes,
+        recorder=build_recorder(spec, ws, replica.replica_id) if spec.record else None,
+    )
     app.grpc_port = spec.grpc_port
     app.grpc_host = spec.host
     return app

@@ -513,3 +513,68 @@ deployment_replicas = Table(
     PrimaryKeyConstraint("replica_id", "deployment_id"),
     Index(None, "deployment_id"),
 )
+
+# Per-window traffic summaries, one row per window, replica, version and route: fixed size
+# (counts, a latency histogram, a bounded prediction summary), so their cost does not grow with
+# traffic. Rollout analysis and the champion/challenger report merge them across replicas.
+serving_windows = Table(
+    "serving_windows",
+    metadata,
+    Column("deployment_id", Integer, ForeignKey("deployments.deployment_id"), nullable=False),
+    Column("start_ms", BigInteger, nullable=False),
+    Column("end_ms", BigInteger, nullable=False),
+    Column("replica_id", String(64), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("route", String(64), nullable=False),  # primary / canary / an A/B arm / shadow
+    Column("requests", BigInteger, nullable=False),
+    Column("errors", BigInteger, nullable=False),
+    Column("summary", Text, nullable=False),  # JSON: serving.windows.TrafficWindow
+    Column("updated_time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("deployment_id", "start_ms", "replica_id", "version", "route"),
+)
+
+# Predictions of deployments under experiment (A/B arms, shadows): request id -> what each
+# version answered, for pairing shadows with the primary and joining feedback.
+serving_predictions = Table(
+    "serving_predictions",
+    metadata,
+    Column("deployment_id", Integer, ForeignKey("deployments.deployment_id"), nullable=False),
+    Column("request_id", String(200), nullable=False),
+    Column("version", Integer, nullable=False),
+    Column("route", String(64), nullable=False),  # the route, or "shadow"
+    Column("prediction", Text, nullable=True),  # None when the version failed the request
+    Column("time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("deployment_id", "request_id", "version", "route"),
+    Index(None, "deployment_id", "time"),
+)
+
+# Outcomes and labels posted for served requests (POST /api/v1/deployments/{name}/feedback).
+serving_feedback = Table(
+    "serving_feedback",
+    metadata,
+    Column("deployment_id", Integer, ForeignKey("deployments.deployment_id"), nullable=False),
+    Column("request_id", String(200), nullable=False),
+    Column("value", Text, nullable=False),  # JSON: a number (outcome, regression label) or label
+    Column("time", BigInteger, nullable=False),
+    PrimaryKeyConstraint("deployment_id", "request_id"),
+)
+
+# Progressive rollouts: a candidate version moved through traffic steps by the controller.
+rollouts = Table(
+    "rollouts",
+    metadata,
+    Column("rollout_id", Integer, primary_key=True, autoincrement=True),
+    Column("deployment_id", Integer, ForeignKey("deployments.deployment_id"), nullable=False),
+    Column("candidate_version", Integer, nullable=False),
+    Column("primary_version", Integer, nullable=False),
+    Column("config", Text, nullable=False),  # JSON: steps, interval, thresholds
+    Column("step_index", Integer, nullable=False),
+    Column("status", String(20), nullable=False),  # running / succeeded / failed / aborted
+    Column("reason", Text, nullable=False, default=""),
+    Column("history", Text, nullable=False, default="[]"),  # JSON: one entry per step decision
+    Column("created_by", String(250), nullable=False, default=""),
+    Column("started_time", BigInteger, nullable=False),
+    Column("step_started_time", BigInteger, nullable=False),
+    Column("finished_time", BigInteger, nullable=True),
+    Index(None, "deployment_id", "status"),
+)

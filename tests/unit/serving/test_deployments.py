@@ -149,3 +149,36 @@ def test_replicas_lineage_and_events(deployments: Deployments, workspace: Worksp
     with pytest.raises(NotFoundError):
         deployments.get("d")
     assert events.verify(workspace.engine).ok
+
+
+def test_promote_moves_the_alias_or_repins_and_ends_the_split(
+    deployments: Deployments, workspace: Workspace
+) -> None:
+    deployments.create("by-alias", "models:/churn@production")
+    deployments.set_canary("by-alias", 2, 25)
+    deployments.set_shadows("by-alias", [(3, 100)])
+    dep = deployments.promote("by-alias", 2, reason="rollout passed")
+    assert Registry(workspace.engine).resolve("models:/churn@production").version == 2
+    assert dep.target == "@production"
+    assert dep.policy["mode"] == "single"
+    table = deployments.route_table("by-alias")
+    assert [(r.name, r.version) for r in table.routes] == [("primary", 2)]
+    assert [s.version for s in table.shadows] == [3]  # shadows of other versions stay
+
+    deployments.create("pinned", "models:/churn/1")
+    deployments.set_arms("pinned", [("a", 1, 50), ("b", 3, 50)])
+    dep = deployments.promote("pinned", 3)
+    assert (dep.target, dep.policy["mode"]) == ("3", "single")
+    assert Registry(workspace.engine).resolve("models:/churn@production").version == 2  # untouched
+    promoted = [
+        e for e in events.list_events(workspace.engine) if e.action == "deployment.promoted"
+    ]
+    assert [e.payload["version"] for e in promoted] == [2, 3]
+    assert promoted[0].payload["reason"] == "rollout passed"
+
+
+def test_promote_refuses_a_version_that_does_not_exist(deployments: Deployments) -> None:
+    deployments.create("d", "models:/churn/1")
+    with pytest.raises(NotFoundError):
+        deployments.promote("d", 42)
+    assert deployments.get("d").target == "1"

@@ -157,18 +157,24 @@ def _bucket(seconds: float) -> int:
 
 
 def _merge_samples(parts: list[tuple[np.ndarray, int]], rng: np.random.Generator) -> np.ndarray:
-    """A uniform sample of at most SAMPLE_SIZE from reservoirs standing for ``seen`` values each."""
+    """A uniform sample of at most SAMPLE_SIZE from reservoirs standing for ``seen`` values each.
+
+    How many values each part gives is drawn from the multivariate hypergeometric law over the
+    counts they stand for, as if the sample were drawn from all values at once; each reservoir
+    holds min(seen, SAMPLE_SIZE) values, so it always has enough.
+    """
     parts = [(s, n) for s, n in parts if len(s) and n]
     if not parts:
         return np.empty(0)
-    if len(parts) == 1 and len(parts[0][0]) <= SAMPLE_SIZE:
-        return parts[0][0]
-    values = np.concatenate([s for s, _ in parts])
-    weights = np.concatenate([np.full(len(s), n / len(s)) for s, n in parts])
-    if len(values) <= SAMPLE_SIZE:
-        return values
-    chosen = rng.choice(len(values), size=SAMPLE_SIZE, replace=False, p=weights / weights.sum())
-    return values[np.sort(chosen)]
+    total = sum(n for _, n in parts)
+    if total <= SAMPLE_SIZE:
+        return np.concatenate([s for s, _ in parts])
+    taken = rng.multivariate_hypergeometric([n for _, n in parts], SAMPLE_SIZE)
+    chosen = [
+        s[rng.choice(len(s), size=min(int(k), len(s)), replace=False)]
+        for (s, _), k in zip(parts, taken, strict=True)
+    ]
+    return np.concatenate(chosen)
 
 
 def write_windows(

@@ -69,7 +69,7 @@ def z_test_proportions(
     variance = pooled * (1 - pooled) * (1 / reference_total + 1 / current_total)
     if variance <= 0:
         return TestResult(0.0, 1.0)
-    from scipy.stats import norm  # lazy, as above
+    from scipy.special import ndtr  # lazy, as above; ~100x faster than stats.norm.sf
 
     z = (p1 - p2) / math.sqrt(variance)
-    return TestResult(z, float(2 * norm.sf(abs(z))))
+    return TestResult(z, float(2 * ndtr(-abs(z))))

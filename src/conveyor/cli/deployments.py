@@ -1,9 +1,11 @@
-"""``conveyor deployments``: named deployments and their traffic (canary, A/B, shadows)."""
+"""``conveyor deployments``: named deployments, their traffic (canary, A/B, shadows), feedback
+and experiment reports."""
 
 from __future__ import annotations
 
 import sys
-from typing import TYPE_CHECKING
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import typer
@@ -11,6 +13,8 @@ import typer
 from conveyor.cli.output import console, fmt_time, table
 
 if TYPE_CHECKING:
+    import pandas as pd
+
     from conveyor.serving.client import DeploymentsClient
     from conveyor.serving.deployments import Deployment
     from conveyor.serving.policy import TrafficPolicy
@@ -48,11 +52,19 @@ def _show(dep: Deployment) -> None:
         console.print(f"  shadow {s['ref']} gets a copy of {s['percent']:g} % of requests")
     if policy.get("sticky"):
         console.print(f"  sticky on {policy['sticky']}")
+    if policy.get("auto_promote") and policy.get("mode") == "ab":
+        auto = policy["auto_promote"]
+        console.print(
+            f"  auto-promote: {auto['test']} test, alpha {auto['alpha']:g}, at least "
+            f"{auto['min_samples']} outcomes per arm"
+        )
     b = policy.get("batching") or {}
     if b:
         state = "on" if b.get("enabled", True) else "off"
         size, wait = b["max_batch_size"], b["max_latency_ms"]
         console.print(f"  batching {state}: up to {size} rows, wait ≤ {wait:g} ms")
+    if policy.get("log_sample"):
+        console.print(f"  request log: {policy['log_sample']:.2%} of requests")
 
 
 @app.command()
@@ -145,13 +157,26 @@ def canary(
 @app.command()
 def ab(
     name: str = typer.Argument(...),
+    *,
     arm: list[str] = typer.Option(
         ..., "--arm", help="NAME=REF:WEIGHT, e.g. --arm a=@production:50 --arm b=8:50."
     ),
     sticky: str | None = typer.Option(None, help="header:X-User-Id keeps users on one arm."),
+    auto_promote: bool = typer.Option(
+        False, "--auto-promote", help="Promote an arm once it significantly beats the others."
+    ),
+    test: str | None = typer.Option(None, help="Auto-promotion test: sequential, z or welch."),
+    alpha: float | None = typer.Option(None, help="Auto-promotion significance level (0.05)."),
+    min_samples: int | None = typer.Option(
+        None, help="Auto-promotion: outcomes each arm needs first (200)."
+    ),
+    lower_is_better: bool = typer.Option(
+        False, "--lower-is-better", help="Auto-promotion: a smaller outcome wins (a cost)."
+    ),
 ) -> None:
     """Split traffic between named arms (weights add up to 100)."""
     from conveyor.errors import InvalidArgumentError
+    from conveyor.serving.policy import TrafficPolicy
 
     routes = []
     for spec in arm:
@@ -163,8 +188,18 @@ def ab(
             msg = f"--arm must look like NAME=REF:WEIGHT (a=@production:50); got {spec!r}"
             raise InvalidArgumentError(msg, field="arm") from None
 
+    given = {"test": test, "alpha": alpha, "min_samples": min_samples}
+    auto: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if lower_is_better:
+        auto["higher_is_better"] = False
+    if auto and not auto_promote:
+        flag = "--" + next(iter(auto)).replace("_", "-")
+        msg = f"{flag} configures auto-promotion: add --auto-promote"
+        raise InvalidArgumentError(msg, field="auto_promote")
+
     def change(p: TrafficPolicy) -> TrafficPolicy:
-        return p.with_arms(routes, sticky)
+        spec = p.with_arms(routes, sticky).to_dict()
+        return TrafficPolicy.from_dict({**spec, "auto_promote": auto if auto_promote else None})
 
     _change(name, change)
 
@@ -225,7 +260,174 @@ def target(
 
 
 @app.command()
+def feedback(
+    name: str = typer.Argument(...),
+    file: Path | None = typer.Option(
+        None, "--file", "-f", help="CSV or Parquet with columns request_id and value."
+    ),
+    request_id: str | None = typer.Option(None, "--request-id", help="One request's id."),
+    value: str | None = typer.Option(None, "--value", help="Its outcome, number or label."),
+) -> None:
+    """Post outcomes or labels of served requests (by the x-request-id they carried)."""
+    from conveyor.errors import InvalidArgumentError
+
+    if (file is None) == (request_id is None):
+        msg = "give --file FILE, or --request-id ID with --value V"
+        raise InvalidArgumentError(msg, field="file")
+    if file is not None:
+        ids, values = _read_feedback(file)
+    elif value is None:
+        raise InvalidArgumentError("--request-id needs --value", field="value")
+    else:
+        ids, values = [request_id], [_parse_value(value)]
+    done = _client().feedback(name, ids, values)
+    console.print(f"recorded {done['received']:,} feedback values for deployment {name}")
+
+
+def _parse_value(text: str) -> Any:
+    """A number when the text is one (an outcome, a regression label), else a class label."""
+    for kind in (int, float):
+        try:
+            return kind(text)
+        except ValueError:
+            continue
+    return text
+
+
+def _read_feedback(path: Path) -> tuple[list[Any], list[Any]]:
+    import pandas as pd
+
+    from conveyor.errors import InvalidArgumentError
+
+    if not path.is_file():
+        raise InvalidArgumentError(f"--file {path} does not exist", field="file")
+    if path.suffix.lower() == ".parquet":
+        frame = pd.read_parquet(path)
+    elif path.suffix.lower() == ".csv":
+        frame = pd.read_csv(path, dtype={"request_id": str})
+    else:
+        msg = f"--file must be a .csv or .parquet file; got {path.name!r}"
+        raise InvalidArgumentError(msg, field="file")
+    missing = [c for c in ("request_id", "value") if c not in frame.columns]
+    if missing:
+        msg = f"{path.name} has no column {missing[0]!r}; it needs request_id and value"
+        raise InvalidArgumentError(msg, field="file")
+    return frame["request_id"].astype(str).tolist(), frame["value"].tolist()
+
+
+@app.command()
+def report(
+    name: str = typer.Argument(...),
+    *,
+    since: str | None = typer.Option(
+        None, help="How far back: 30m, 1h, 1d (default: since the deployment last changed)."
+    ),
+    task: str | None = typer.Option(
+        None, help="classification or regression (default: read from the predictions)."
+    ),
+    test: str = typer.Option("sequential", help="A/B decision test: sequential, z or welch."),
+    alpha: float = typer.Option(0.05, help="Significance level."),
+    min_samples: int = typer.Option(30, help="Outcomes per arm before naming a winner."),
+    lower_is_better: bool = typer.Option(
+        False, "--lower-is-better", help="A smaller outcome wins (a cost, a latency)."
+    ),
+    json_out: bool = _JSON,
+) -> None:
+    """Champion/challenger report per shadow and significance tests per A/B arm."""
+    from conveyor._time import now_ms
+    from conveyor.cli.experiment_report import render_report
+    from conveyor.cli.monitors import parse_duration
+
+    since_ms = None
+    if since is not None:
+        since_ms = now_ms() - parse_duration(since, field="since") * 1000
+    data = _client().report(
+        name,
+        since_ms=since_ms,
+        task=task,
+        test=test,
+        alpha=alpha,
+        min_samples=min_samples,
+        higher_is_better=not lower_is_better,
+    )
+    if json_out:
+        _json(data)
+        return
+    render_report(data)
+
+
+@app.command()
 def delete(name: str = typer.Argument(...)) -> None:
     """Delete a deployment (replicas stop serving it on their next poll)."""
     _client().delete(name)
     console.print(f"deleted deployment {name}")
+
+
+@app.command("log-sample")
+def log_sample(
+    name: str = typer.Argument(...),
+    share: float = typer.Argument(..., help="Share of requests to log, 0-1 (0 turns it off)."),
+) -> None:
+    """Write a share of requests (inputs, prediction, latency) to the request log."""
+    from conveyor.serving.policy import check_log_sample
+
+    checked = check_log_sample(share, field="share")
+
+    def change(p: TrafficPolicy) -> TrafficPolicy:
+        return p.with_log_sample(checked)
+
+    _change(name, change)
+
+
+_PREVIEW_ROWS = 20
+
+
+@app.command("log")
+def request_log(
+    name: str = typer.Argument(..., help="Deployment (or the name a model URI is served under)."),
+    since: str = typer.Option("1h", "--since", help="How far back: 30m, 1h, 1d..."),
+    out: Path | None = typer.Option(None, "--out", "-o", help="Write the rows to this .parquet."),
+) -> None:
+    """Read the sampled request log: a preview, or every row to a Parquet file."""
+    import time
+
+    from conveyor.cli.monitors import parse_duration
+    from conveyor.serving.request_log import read_request_log
+    from conveyor.tracking import Workspace
+
+    since_ms = int(time.time() * 1000) - parse_duration(since, field="since") * 1000
+    ws = Workspace.from_settings()
+    try:
+        frame = read_request_log(ws, name, since_ms)
+    finally:
+        ws.close()
+    if out is not None:
+        frame.to_parquet(out, index=False)
+        console.print(f"wrote {len(frame)} logged rows of {name} to {out}")
+        return
+    if frame.empty:
+        console.print(
+            f"no logged requests of {name} in the last {since}; turn the log on with "
+            f"`conveyor deployments log-sample {name} 0.05` (or `conveyor serve --log-sample`)"
+        )
+        return
+    _preview(name, frame)
+
+
+def _preview(name: str, frame: pd.DataFrame) -> None:
+    shown = ["time", "request_id", "version", "route", "ok", "latency_ms", "prediction"]
+    t = table(f"Request log of {name} (last {_PREVIEW_ROWS} of {len(frame)})", shown)
+    for row in frame.tail(_PREVIEW_ROWS)[shown].itertuples(index=False):
+        when, request_id, version, route, ok, latency, prediction = row
+        t.add_row(
+            when.strftime("%Y-%m-%d %H:%M:%S"),
+            str(request_id),
+            str(version),
+            str(route),
+            "yes" if ok else "no",
+            f"{latency:.2f}",
+            str(prediction),
+        )
+    console.print(t)
+    inputs = [c for c in frame.columns if c not in (*shown, "deployment")]
+    console.print(f"input columns: {', '.join(inputs) or '-'}; --out FILE.parquet writes every row")

@@ -38,6 +38,7 @@ class ServeSpec:
     batching: bool = True
     record: bool = True  # write per-window traffic summaries (and experiment logs) to the store
     window_s: float = 10.0
+    log_sample: float = 0.0  # request-log share of model URIs (deployments: policy.log_sample)
 
     def to_env(self) -> str:
         return json.dumps(asdict(self))
@@ -120,9 +121,25 @@ def build_replica(spec: ServeSpec, workspace: Any, metrics: ServingMetrics) -> R
     return Replica(engine, hosts, poll_s=spec.poll_s, discover=discover, host_factory=factory)
 
 
-def build_recorder(spec: ServeSpec, workspace: Any, replica_id: str) -> TrafficRecorder:
-    """The recorder of one replica and the sinks it flushes to."""
-    sinks: list[Sink] = [WindowSink(workspace.engine)]
+def build_recorder(
+    spec: ServeSpec, workspace: Any, replica_id: str, *, replica: Replica | None = None
+) -> TrafficRecorder:
+    """The recorder of one replica and the sinks it flushes to (``replica`` names matrix
+    columns for the monitor feed and the request log)."""
+    from conveyor.monitoring.service import Monitors
+    from conveyor.serving.experiments import ExperimentSink
+    from conveyor.serving.monitor_feed import MonitorSink
+    from conveyor.serving.request_log import RequestLogSink
+    from conveyor.serving.served_rows import no_columns, plan_columns
+
+    sinks: list[Sink] = [WindowSink(workspace.engine), ExperimentSink(workspace.engine)]
+    columns = plan_columns(replica) if replica is not None else no_columns
+    sinks.append(MonitorSink(Monitors(workspace.engine, workspace.blobs), columns))
+    sinks.append(
+        RequestLogSink(
+            workspace.engine, workspace.blobs, uri_share=spec.log_sample, columns_of=columns
+        )
+    )
     return TrafficRecorder(replica_id, sinks, window_s=spec.window_s)
 
 
@@ -140,7 +157,9 @@ def create_app(spec: ServeSpec | None = None, workspace: Any = None) -> Any:
         replica,
         metrics=metrics,
         max_request_bytes=spec.max_request_bytes,
-        recorder=build_recorder(spec, ws, replica.replica_id) if spec.record else None,
+        recorder=(
+            build_recorder(spec, ws, replica.replica_id, replica=replica) if spec.record else None
+        ),
     )
     app.grpc_port = spec.grpc_port
     app.grpc_host = spec.host

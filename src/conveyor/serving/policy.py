@@ -12,6 +12,8 @@ Modes:
 
 Shadows get an asynchronous copy of a share of requests; their answers are recorded, never
 returned. ``sticky`` (``header:NAME``) pins a caller to one route by hashing that header.
+``log_sample`` is the share of requests (0-1, decided by a hash of the request id) that replicas
+write to the request log.
 """
 
 from __future__ import annotations
@@ -101,6 +103,8 @@ class TrafficPolicy:
     shadows: tuple[Shadow, ...] = ()
     sticky: str | None = None
     batching: Batching = field(default_factory=Batching)
+    log_sample: float = 0.0  # share of requests written to the request log (0: off)
+    auto_promote: dict[str, Any] | None = None  # A/B: promote a significant winner (None: off)
 
     def live_routes(self, target: str) -> list[Route]:
         """The weighted routes, the primary (``target``) included, weights summing to 100."""
@@ -118,6 +122,8 @@ class TrafficPolicy:
             "shadows": [s.to_dict() for s in self.shadows],
             "sticky": self.sticky,
             "batching": self.batching.to_dict(),
+            "log_sample": self.log_sample,
+            "auto_promote": self.auto_promote,
         }
 
     @classmethod
@@ -127,11 +133,10 @@ class TrafficPolicy:
             return cls()
         if not isinstance(data, dict):
             raise InvalidArgumentError("policy must be a JSON object", field="policy")
-        unknown = sorted(set(data) - {"mode", "routes", "shadows", "sticky", "batching"})
+        known = {"mode", "routes", "shadows", "sticky", "batching", "log_sample", "auto_promote"}
+        unknown = sorted(set(data) - known)
         if unknown:
-            msg = (
-                f"unknown policy field {unknown[0]!r}; use mode, routes, shadows, sticky, batching"
-            )
+            msg = f"unknown policy field {unknown[0]!r}; use {', '.join(sorted(known))}"
             raise InvalidArgumentError(msg, field=f"policy.{unknown[0]}")
         mode = data.get("mode", "single")
         if mode not in MODES:
@@ -149,6 +154,8 @@ class TrafficPolicy:
             shadows=shadows,
             sticky=_sticky(data.get("sticky")),
             batching=_batching(data.get("batching")),
+            log_sample=check_log_sample(data.get("log_sample", 0.0), field="policy.log_sample"),
+            auto_promote=check_auto_promote(data.get("auto_promote")),
         )
         policy.check()
         return policy
@@ -196,7 +203,53 @@ class TrafficPolicy:
         return TrafficPolicy.from_dict({**self.to_dict(), "batching": batching})
 
     def single(self) -> TrafficPolicy:
-        return replace(self, mode="single", routes=())
+        return replace(self, mode="single", routes=(), auto_promote=None)
+
+    def with_log_sample(self, share: float) -> TrafficPolicy:
+        """Write ``share`` (0-1) of requests to the request log; 0 turns the log off."""
+        return replace(self, log_sample=check_log_sample(share, field="log_sample"))
+
+
+def check_log_sample(value: object, *, field: str = "log_sample") -> float:
+    """Return a request-log share: a number from 0 (off) to 1 (every request)."""
+    if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+        msg = f"{field} must be between 0 and 1 (0.05 logs 5 % of requests); got {value!r}"
+        raise InvalidArgumentError(msg, field=field)
+    return float(value)
+
+
+AUTO_PROMOTE_TESTS = ("sequential", "z", "welch")
+
+
+def check_auto_promote(data: Any, *, field: str = "policy.auto_promote") -> dict[str, Any] | None:
+    """Validate A/B auto-promotion settings: test, alpha, min_samples, higher_is_better."""
+    if data is None:
+        return None
+    if not isinstance(data, dict):
+        raise InvalidArgumentError(f"{field} must be an object or null", field=field)
+    allowed = {"test", "alpha", "min_samples", "higher_is_better"}
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        msg = f"unknown {field} field {unknown[0]!r}; use {', '.join(sorted(allowed))}"
+        raise InvalidArgumentError(msg, field=f"{field}.{unknown[0]}")
+    test = data.get("test", "sequential")
+    if test not in AUTO_PROMOTE_TESTS:
+        msg = f"{field}.test must be one of {list(AUTO_PROMOTE_TESTS)}; got {test!r}"
+        raise InvalidArgumentError(msg, field=f"{field}.test")
+    alpha = data.get("alpha", 0.05)
+    if isinstance(alpha, bool) or not isinstance(alpha, int | float) or not 0 < alpha <= 0.5:
+        msg = f"{field}.alpha must be a significance level above 0 and at most 0.5; got {alpha!r}"
+        raise InvalidArgumentError(msg, field=f"{field}.alpha")
+    samples = data.get("min_samples", 200)
+    if isinstance(samples, bool) or not isinstance(samples, int) or not 2 <= samples <= 10**9:
+        msg = f"{field}.min_samples must be an integer >= 2 (outcomes per arm); got {samples!r}"
+        raise InvalidArgumentError(msg, field=f"{field}.min_samples")
+    higher = data.get("higher_is_better", True)
+    if not isinstance(higher, bool):
+        raise InvalidArgumentError(
+            f"{field}.higher_is_better must be true or false", field=f"{field}.higher_is_better"
+        )
+    return {"test": test, "alpha": float(alpha), "min_samples": samples, "higher_is_better": higher}
 
 
 def _list(data: dict[str, Any], key: str) -> list[Any]:

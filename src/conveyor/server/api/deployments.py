@@ -1,4 +1,5 @@
-"""``/api/v1`` deployment routes: create, list, show, change traffic, delete, replicas.
+"""``/api/v1`` deployment routes: create, list, show, change traffic, delete, replicas,
+feedback and the experiment report.
 
 A deployment belongs to its model's project: reading needs ``viewer``, changing it ``editor``;
 callers who cannot see the project get 404. Routes are plain ``def`` (one short transaction
@@ -7,12 +8,12 @@ each, on FastAPI's thread pool).
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request, Response
 from pydantic import BaseModel, Field
 
-from conveyor.errors import NotFoundError
+from conveyor.errors import InvalidArgumentError, NotFoundError
 from conveyor.governance.roles import Role
 from conveyor.server.auth import actor_of, auth_enabled, principal, require, visible_projects
 from conveyor.serving.deployments import Deployment, Deployments
@@ -27,6 +28,10 @@ def _service(request: Request) -> Deployments:
         service = Deployments(state.client.workspace.engine)
         state.deployments_service = service
     return service
+
+
+def _engine(request: Request) -> Any:
+    return request.app.state.client.workspace.engine
 
 
 def _authorize(request: Request, name: str, role: Role) -> Deployments:
@@ -60,6 +65,27 @@ class TargetSet(BaseModel):
     """Body of ``PUT /deployments/{name}/target``."""
 
     model: str = Field(description="models:/NAME@ALIAS or models:/NAME/VERSION")
+
+
+class FeedbackIn(BaseModel):
+    """Body of ``POST /deployments/{name}/feedback``: one value, or lists of the same length."""
+
+    request_id: str | None = None
+    value: Any = None
+    request_ids: list[Any] | None = None
+    values: list[Any] | None = None
+
+    def pairs(self) -> tuple[list[Any], list[Any]]:
+        """The (ids, values) given, whichever form the body used."""
+        if self.request_ids is not None or self.values is not None:
+            if self.request_id is not None:
+                msg = "give request_id and value, or request_ids and values; not both"
+                raise InvalidArgumentError(msg, field="request_id")
+            return list(self.request_ids or []), list(self.values or [])
+        if self.request_id is None:
+            msg = "give request_id and value (or request_ids and values)"
+            raise InvalidArgumentError(msg, field="request_id")
+        return [self.request_id], [self.value]
 
 
 class DeploymentList(BaseModel):
@@ -132,6 +158,40 @@ def list_replicas(
     return ReplicaList(
         replicas=service.replicas(name, fresh_ms=int(fresh_s * 1000)),
         served_versions=service.served_versions(name),
+    )
+
+
+@router.post("/deployments/{name}/feedback")
+def post_feedback(name: str, body: FeedbackIn, request: Request) -> dict[str, Any]:
+    """Record outcomes or labels of served requests, by the ``x-request-id`` they carried."""
+    from conveyor.serving.experiments import record_feedback
+
+    _authorize(request, name, "editor")
+    ids, values = body.pairs()
+    single = body.request_id is not None
+    return record_feedback(_engine(request), name, ids, values, single=single)
+
+
+@router.get("/deployments/{name}/report")
+def get_report(
+    name: str,
+    request: Request,
+    *,
+    since_ms: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+    until_ms: Annotated[int | None, Query(ge=0, le=2**53)] = None,
+    task: Literal["classification", "regression"] | None = None,
+    test: Literal["sequential", "z", "welch"] = "sequential",
+    alpha: Annotated[float, Query(gt=0, le=0.5)] = 0.05,
+    min_samples: Annotated[int, Query(ge=2)] = 30,
+    higher_is_better: bool = True,
+) -> dict[str, Any]:
+    """Champion/challenger per shadow and significance per A/B arm (since the last change)."""
+    from conveyor.serving.experiments import ABOptions, experiment_report
+
+    _authorize(request, name, "viewer")
+    options = ABOptions(test, alpha, min_samples, higher_is_better)
+    return experiment_report(
+        _engine(request), name, since_ms=since_ms, until_ms=until_ms, task=task, options=options
     )
 
 

@@ -267,7 +267,13 @@ class Deployments:
         return self._change_policy(name, lambda p: p.with_shadows(data), actor)
 
     def promote(
-        self, name: str, version: int, *, reason: str = "", actor: str | None = None
+        self,
+        name: str,
+        version: int,
+        *,
+        reason: str = "",
+        expected_revision: int | None = None,
+        actor: str | None = None,
     ) -> Deployment:
         """Make ``version`` the deployment's primary and end any canary or A/B split.
 
@@ -279,6 +285,12 @@ class Deployments:
         from conveyor.registry.service import Registry
 
         current = self.get(name, resolve=False)
+        if expected_revision is not None and current.revision != expected_revision:
+            msg = (
+                f"deployment {name!r} is at revision {current.revision}, not "
+                f"{expected_revision}: someone changed it; read it again and retry"
+            )
+            raise ConflictError(msg, field="expected_revision")
         if current.target.startswith("@"):
             Registry(self._engine).set_alias(
                 current.model_name, current.target[1:], version, actor=actor
@@ -293,6 +305,7 @@ class Deployments:
             "deployment.promoted",
             change,
             actor=actor,
+            expected_revision=expected_revision,
             payload={"version": version, "reason": reason},
         )
 

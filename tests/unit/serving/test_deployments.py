@@ -182,3 +182,16 @@ def test_promote_refuses_a_version_that_does_not_exist(deployments: Deployments)
     with pytest.raises(NotFoundError):
         deployments.promote("d", 42)
     assert deployments.get("d").target == "1"
+
+
+def test_promote_compare_and_set_on_the_revision(
+    deployments: Deployments, workspace: Workspace
+) -> None:
+    dep = deployments.create("d", "models:/churn@production")
+    deployments.set_canary("d", 2, 10)  # revision moves on
+    with pytest.raises(ConflictError) as err:
+        deployments.promote("d", 2, expected_revision=dep.revision)
+    assert err.value.field == "expected_revision"
+    assert Registry(workspace.engine).resolve("models:/churn@production").version == 1
+    current = deployments.get("d").revision
+    assert deployments.promote("d", 2, expected_revision=current).revision == current + 1

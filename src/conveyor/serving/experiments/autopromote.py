@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine
 
-from conveyor.errors import ConveyorError
+from conveyor.errors import ConflictError, ConveyorError
 from conveyor.serving.deployments import Deployment, Deployments
 from conveyor.serving.experiments.arms import ABOptions, decide, read_arms
 from conveyor.serving.experiments.feedback import deployment_id_of
@@ -86,10 +86,19 @@ def _promote_if_won(
     decision = decide(arms, options)
     if decision.winner is None:
         return None
-    if service.get(dep.name, resolve=False).revision != dep.revision:
-        return None  # changed while we looked (an operator, another controller): next tick
     reason = f"auto-promotion ({options.test} test): {decision.note}"[:MAX_REASON_CHARS]
-    service.promote(dep.name, decision.winner.version, reason=reason, actor=actor)
+    try:  # compare-and-set: an operator or another controller changed it meanwhile
+        service.promote(
+            dep.name,
+            decision.winner.version,
+            reason=reason,
+            expected_revision=dep.revision,
+            actor=actor,
+        )
+    except ConflictError as exc:
+        if exc.field != "expected_revision":
+            raise
+        return None  # decided again on the next tick, on the new state
     log.info("serving: promoted %s to version %d", dep.name, decision.winner.version)
     return {
         "deployment": dep.name,

@@ -18,6 +18,7 @@ from conveyor.cli import (
     models,
     monitors,
     quickstart,
+    rollout,
     runs,
     serve,
     webhooks,
@@ -42,6 +43,7 @@ app.add_typer(webhooks.app, name="webhooks")
 app.add_typer(data.app, name="data")
 app.add_typer(models.app, name="models")
 app.add_typer(deployments.app, name="deployments")
+app.add_typer(rollout.app, name="rollout")
 app.command("lineage")(models.lineage)
 app.add_typer(monitors.app, name="monitor", hidden=True)  # `conveyor monitor report ...` reads well
 app.command("server")(serve.server)

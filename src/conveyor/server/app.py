@@ -18,10 +18,12 @@ from conveyor.server.api import deployments as deployments_api
 from conveyor.server.api import identity as identity_api
 from conveyor.server.api import monitoring as monitoring_api
 from conveyor.server.api import registry as registry_api
+from conveyor.server.api import rollouts as rollouts_api
 from conveyor.server.api import tracking as tracking_api
 from conveyor.server.api import webhooks as webhooks_api
 from conveyor.server.body_limit import BodyLimitMiddleware
 from conveyor.server.errors import install_error_handlers
+from conveyor.server.inference_routes import InferenceRoutes, InProcessServing
 from conveyor.settings import get_settings
 from conveyor.tracking import LocalClient, Workspace
 
@@ -37,11 +39,12 @@ def monitors_of(app: FastAPI) -> Any:
 
 
 def _lifespan(app: FastAPI, interval_s: float, webhook_interval_s: float = 0.0) -> Any:
-    """Run the monitor loop and the webhook dispatcher while the server runs (0: not at all)."""
+    """Run the monitor loop, the webhook dispatcher (0: not at all) and the rollout controller."""
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         from conveyor.monitoring.loop import MonitorLoop
+        from conveyor.serving.controller import RolloutController
 
         engine = app.state.client.workspace.engine
         loop = (
@@ -50,9 +53,16 @@ def _lifespan(app: FastAPI, interval_s: float, webhook_interval_s: float = 0.0) 
             else None
         )
         dispatcher = _start_dispatcher(engine, webhook_interval_s)
+        rollouts = RolloutController(engine, interval_s=1.0).start()  # one query a round when idle
+        serving: InProcessServing | None = app.state.serving
+        if serving is not None:
+            await serving.start()
         try:
             yield
         finally:
+            if serving is not None:
+                await serving.stop()
+            rollouts.stop()
             if loop is not None:
                 loop.stop()
             if dispatcher is not None:
@@ -84,13 +94,17 @@ def create_app(
     monitor_interval_s: float | None = None,
     auth: bool | None = None,
     webhook_interval_s: float | None = None,
+    serve_deployments: bool | None = None,
+    serving_poll_s: float = 1.0,
 ) -> FastAPI:
     """Build the server application over ``workspace`` (the settings' workspace by default).
 
     The server also evaluates every monitor every ``monitor_interval_s`` seconds (setting
     ``CONVEYOR_MONITOR_INTERVAL_S``, default 30; 0 turns the loop off). With ``auth`` (setting
     ``CONVEYOR_AUTH``) every route but ``/health`` needs a bearer token and tracking routes are
-    scoped to the caller's projects (``conveyor.server.auth``, ``project_scope``).
+    scoped to the caller's projects (``conveyor.server.auth``, ``project_scope``). With
+    ``serve_deployments`` (setting ``CONVEYOR_SERVE_DEPLOYMENTS``, default on) it also serves
+    every deployment, polling the store every ``serving_poll_s`` (``inference_routes``).
     """
     settings = get_settings()
     app = FastAPI(
@@ -108,9 +122,10 @@ def create_app(
     interval = settings.monitor_interval_s if monitor_interval_s is None else monitor_interval_s
     hooks = settings.webhook_interval_s if webhook_interval_s is None else webhook_interval_s
     app.router.lifespan_context = _lifespan(app, interval, hooks)
-    app.add_middleware(
-        BodyLimitMiddleware, max_bytes=max_request_bytes or settings.max_request_bytes
-    )
+    max_bytes = max_request_bytes or settings.max_request_bytes
+    serving_on = settings.serve_deployments if serve_deployments is None else serve_deployments
+    _install_serving(app, ws, is_on=serving_on, poll_s=serving_poll_s, max_bytes=max_bytes)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=max_bytes)
     install_error_handlers(app)
     auth_on = settings.auth if auth is None else auth
     scoped = _install_auth(app, ws, settings.auth_cache_ttl_s) if auth_on else _NO_SCOPES
@@ -138,6 +153,8 @@ def create_app(
             return prometheus.render(monitors.latest(), monitors.all_alert_statuses())
 
         text = await run_in_threadpool(render)
+        if app.state.serving is not None:  # the deployments served in-process, one scrape
+            text += app.state.serving.render_metrics()
         return PlainTextResponse(text, media_type="text/plain; version=0.0.4; charset=utf-8")
 
     app.include_router(tracking_api.router, prefix="/api/v1", dependencies=scoped.tracking)
@@ -147,7 +164,18 @@ def create_app(
     app.include_router(registry_api.router, prefix="/api/v1")
     app.include_router(datasets_api.router, prefix="/api/v1")
     app.include_router(deployments_api.router, prefix="/api/v1")
+    app.include_router(rollouts_api.router, prefix="/api/v1")
     return app
+
+
+def _install_serving(
+    app: FastAPI, ws: Workspace, *, is_on: bool, poll_s: float, max_bytes: int
+) -> None:
+    """Serve the store's deployments in-process (``inference_routes``), or not at all."""
+    app.state.serving = None
+    if is_on:  # added first, so innermost: the body limit and auth apply to inference too
+        app.state.serving = InProcessServing(ws, poll_s=poll_s, max_request_bytes=max_bytes)
+        app.add_middleware(InferenceRoutes, serving=app.state.serving)
 
 
 @dataclass(frozen=True)

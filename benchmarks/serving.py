@@ -54,7 +54,13 @@ a socket error) fails the point and every target that uses it.
 **Targets.** At 32 and 64 connections Conveyor's ``/invocations`` throughput ≥ 10x MLflow's
 and ≥ 3x BentoML's with p99 ≤ 100 ms; at one connection Conveyor's p50 minus ``predict``'s p50
 (the array call, the faster of the two) ≤ 0.5 ms; 100-row requests ≥ 10,000 predictions/s.
-Hot swap and monitoring-on rows are added through ``ROWS`` (see ``Row``).
+
+**Live-traffic rows** (Conveyor only, ``benchmarks/_serving_live.py``): ``monitoring``: 1-row
+``/invocations`` at 32 connections without, then with a monitor on the served model (the
+recorder feeding it), target on ÷ off throughput ≥ 0.95; ``hotswap``: a ~50 MB model under
+32-connection load from ``_serving_probe.py`` (every request's latency and answering version
+kept) while its alias moves to another ~50 MB version, target: no request in the swap window
+above 2x the steady p99. ``--only monitoring`` or ``--only hotswap`` runs one alone.
 
 Writes ``benchmarks/results/serving.json`` (``--results``) and the "serving" section of
 ``docs/benchmarks.md`` (unless ``--no-docs``); exits 2 when a target is missed.
@@ -78,6 +84,7 @@ from typing import Any
 
 import _serving_wrk as wrk
 from _docs import replace_section
+from _serving_live import measure_hotswap, measure_monitoring
 from _serving_model import columns as model_columns
 from _serving_model import expected, predict_p50_ms, request_rows, train
 from _serving_report import judge, machine, render
@@ -189,6 +196,8 @@ ROWS: dict[str, Row] = {
     "load": Row(measure_load, ALL_SIDES),
     "floor": Row(measure_floor, ALL_SIDES),
     "batch": Row(measure_batch, ALL_SIDES),
+    "monitoring": Row(measure_monitoring, frozenset({"conveyor"})),
+    "hotswap": Row(measure_hotswap, frozenset({"conveyor"})),
 }
 
 # -------------------------------------------------------------------------------------------
@@ -287,8 +296,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     unknown = [v for v in args.only if v not in SIDES and v not in ROWS]
     if unknown:
         parser.error(f"--only: unknown {unknown}; use sides {list(SIDES)} or rows {list(ROWS)}")
-    args.sides = [s for s in SIDES if s in args.only] or list(SIDES)
     args.rows = [r for r in ROWS if r in args.only] or [r for r, row in ROWS.items() if row.default]
+    # no side named: the sides the rows measure (`--only hotswap` starts Conveyor alone)
+    needed = [s for s in SIDES if any(s in ROWS[r].sides for r in args.rows)]
+    args.sides = [s for s in SIDES if s in args.only] or needed
     return args
 
 

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
 
 from conveyor.cli.output import console
+
+MULTIPROC = "PROMETHEUS_MULTIPROC_DIR"
 
 
 def server(
@@ -15,25 +19,36 @@ def server(
     auth: bool = typer.Option(
         False, "--auth", help="Require bearer tokens (`conveyor tokens create USER`)."
     ),
+    serving: bool = typer.Option(
+        True, "--serving/--no-serving", help="Also serve every deployment (/v2, /deployments)."
+    ),
 ) -> None:
-    """Serve the workspace: /api/v1 (OpenAPI at /openapi.json) and the MLflow API."""
+    """Serve the workspace: /api/v1 (OpenAPI at /openapi.json), the MLflow API, deployments."""
     import os
+    import tempfile
 
     import uvicorn
 
     from conveyor.settings import get_settings
     from conveyor.tracking import Workspace
 
-    if auth:  # workers build the app from the settings: hand the flag on through the env
+    # workers build the app from the settings: hand the flags on through the env
+    if auth:
         os.environ["CONVEYOR_AUTH"] = "1"
-        get_settings.cache_clear()
+    if not serving:
+        os.environ["CONVEYOR_SERVE_DEPLOYMENTS"] = "0"
+    get_settings.cache_clear()
     settings = get_settings()
     Workspace.from_settings(settings).close()  # migrate once, before workers start
+    if workers > 1 and settings.serve_deployments and not os.environ.get(MULTIPROC):
+        # every worker serves the deployments: /metrics adds up the workers' serving series
+        os.environ[MULTIPROC] = tempfile.mkdtemp(prefix="conveyor-metrics-")
     console.print(
         f"Conveyor server on http://{host}:{port}  (workspace {settings.resolved_db_url()})\n"
         f"  OpenAPI: http://{host}:{port}/openapi.json\n"
         f"  MLflow clients: MLFLOW_TRACKING_URI=http://{host}:{port}\n"
-        f"  Auth: {'bearer tokens required' if settings.auth else 'off (single local user)'}"
+        f"  Auth: {'bearer tokens required' if settings.auth else 'off (single local user)'}\n"
+        f"  Deployments: {_serving_line(settings.serve_deployments, host, port)}"
     )
     uvicorn.run(
         "conveyor.server.app:create_app",
@@ -42,6 +57,15 @@ def server(
         port=port,
         workers=workers,
         log_level=log_level,
+    )
+
+
+def _serving_line(is_on: bool, host: str, port: int) -> str:
+    if not is_on:
+        return "not served (--no-serving); use `conveyor serve --all`"
+    return (
+        f"served here, e.g. POST http://{host}:{port}/deployments/NAME/invocations "
+        "or /v2/models/NAME/infer"
     )
 
 
@@ -69,24 +93,24 @@ def serve(  # noqa: PLR0917 - typer maps options to parameters
     max_request_mb: float = typer.Option(64.0, help="Larger request bodies are refused (413)."),
     poll_s: float = typer.Option(1.0, help="Seconds between checks for alias and policy changes."),
     trust_pickle: bool = typer.Option(False, help="Allow pickle-based model formats."),
+    log_sample: float = typer.Option(
+        0.0, help="Share of requests (0-1) written to the request log (URI serving)."
+    ),
     log_level: str = typer.Option("warning", "--log-level", help="uvicorn log level."),
 ) -> None:
     """Serve models: Open Inference Protocol v2 (REST, gRPC), MLflow /invocations, /predict."""
-    import os
-    import tempfile
-
     import uvicorn
 
     from conveyor.errors import InvalidArgumentError
-    from conveyor.serving.factory import SPEC_ENV, ServeSpec
-    from conveyor.settings import get_settings
-    from conveyor.tracking import Workspace
+    from conveyor.serving.factory import ServeSpec
+    from conveyor.serving.policy import check_log_sample
 
     if not model_uri and not deployment and not all_deployments:
         msg = "give a model URI (models:/churn@production), --deployment NAME or --all"
         raise InvalidArgumentError(msg, field="model_uri")
     if workers < 1:
         raise InvalidArgumentError("--workers must be at least 1", field="workers")
+    share = check_log_sample(log_sample, field="log_sample")
     spec = ServeSpec(
         model_uris=[model_uri] if model_uri else [],
         deployments=list(deployment),
@@ -100,14 +124,9 @@ def serve(  # noqa: PLR0917 - typer maps options to parameters
         max_batch_size=max_batch_size,
         max_latency_ms=max_latency_ms,
         batching=batching,
+        log_sample=share,
     )
-    settings = get_settings()
-    ws = Workspace.from_settings(settings)  # migrate once, before workers start
-    _check_targets(spec, ws)
-    ws.close()
-    os.environ[SPEC_ENV] = spec.to_env()
-    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
-        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="conveyor-metrics-")
+    _hand_over(spec, workers)
     served = model_uri or ", ".join(deployment) or "every deployment"
     console.print(
         f"Conveyor serving {served} on http://{host}:{port} ({workers} worker(s))\n"
@@ -124,6 +143,23 @@ def serve(  # noqa: PLR0917 - typer maps options to parameters
         access_log=False,
         lifespan="on",
     )
+
+
+def _hand_over(spec: Any, workers: int) -> None:
+    """Check the targets (migrating once, before workers start) and pass the spec to workers."""
+    import os
+    import tempfile
+
+    from conveyor.serving.factory import SPEC_ENV
+    from conveyor.settings import get_settings
+    from conveyor.tracking import Workspace
+
+    ws = Workspace.from_settings(get_settings())
+    _check_targets(spec, ws)
+    ws.close()
+    os.environ[SPEC_ENV] = spec.to_env()
+    if workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="conveyor-metrics-")
 
 
 def _check_targets(spec: object, ws: object) -> None:

@@ -24,7 +24,7 @@ from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, u
 from conveyor._time import now_ms
 from conveyor.blobs import BlobStore, put_bytes, read_bytes
 from conveyor.errors import AlreadyExistsError, InvalidArgumentError, NotFoundError
-from conveyor.monitoring import samples
+from conveyor.monitoring import prediction_log, samples
 from conveyor.monitoring.alerts import AlertEvaluator, AlertEvent, Silence, parse_rule
 from conveyor.monitoring.alerts.notify import Delivery, dispatch
 from conveyor.monitoring.notifiers import NotifierConfig, build_notifiers
@@ -39,7 +39,7 @@ from conveyor.tracking import limits
 
 DEFAULT_WINDOW_S = 3600
 MAX_REFERENCE_SCORES = 200_000  # rows of (label, score, prediction) kept to fit CBPE
-MAX_REQUEST_ID_LENGTH = 128
+MAX_REQUEST_ID_LENGTH = prediction_log.MAX_REQUEST_ID_LENGTH
 
 
 def _check_name(name: object) -> str:
@@ -343,11 +343,15 @@ class Monitors:
         at_ms: int | None = None,
         request_ids: Sequence[str] | None = None,
         source: str = "api",
+        strict_ids: bool = True,
     ) -> int:
         """Fold a batch of inputs (and predictions) into its window; return the window start.
 
         With ``request_ids``, the batch's predictions (and first probability column) are kept
-        so that labels posted later (``log_labels``) can be joined to them.
+        so that labels posted later (``log_labels``) can be joined to them. ``strict_ids=False``
+        (serving replicas): a row whose id is empty, too long, repeated or logged before keeps
+        no prediction (the first one logged stays) instead of failing the batch; the sketch
+        counts every row either way.
         """
         name = _check_name(name)
         at = now_ms() if at_ms is None else limits.check_int(at_ms, field="at_ms")
@@ -399,7 +403,9 @@ class Monitors:
             else:
                 conn.execute(update(w).where(key).values(values))
             if request_ids is not None and profile.prediction in frame.columns:
-                self._keep_predictions(conn, row.monitor_id, profile, frame, request_ids, at)
+                self._keep_predictions(
+                    conn, row.monitor_id, profile, frame, request_ids, at, strict=strict_ids
+                )
         return start
 
     @staticmethod
@@ -430,46 +436,19 @@ class Monitors:
         frame: pd.DataFrame,
         request_ids: Sequence[str],
         at: int,
+        *,
+        strict: bool = True,
     ) -> None:
         assert profile.prediction is not None  # noqa: S101 - checked by the caller
-        predictions = frame[profile.prediction].tolist()
         score_column = profile.probabilities[-1] if profile.probabilities else None
-        scores = (
-            frame[score_column].tolist()
-            if score_column and score_column in frame.columns
-            else [None] * len(frame)
+        rows = prediction_log.prediction_rows(
+            prediction_log.category_keys(frame[profile.prediction].to_numpy()),
+            prediction_log.scores(frame, score_column),
+            request_ids,
+            at,
+            strict=strict,
         )
-        rows = []
-        for request_id, prediction, score in zip(request_ids, predictions, scores, strict=True):
-            rid = limits.check_name(request_id, field="request_ids", limit=MAX_REQUEST_ID_LENGTH)
-            finite = score is not None and isinstance(score, int | float) and math.isfinite(score)
-            rows.append(
-                {
-                    "monitor_id": monitor_id,
-                    "request_id": rid,
-                    "time": at,
-                    "prediction": category_key(prediction),
-                    "score": float(score) if finite else None,
-                }
-            )
-        if len({r["request_id"] for r in rows}) != len(rows):
-            msg = "request_ids must be unique within a batch"
-            raise InvalidArgumentError(msg, field="request_ids")
-        p = schema.monitor_predictions
-        known = {
-            r.request_id
-            for r in conn.execute(
-                select(p.c.request_id).where(
-                    p.c.monitor_id == monitor_id,
-                    p.c.request_id.in_([r["request_id"] for r in rows]),
-                )
-            )
-        }
-        if known:
-            sample = ", ".join(sorted(known)[:3])
-            msg = f"request ids already logged: {sample}; request ids must be unique"
-            raise AlreadyExistsError(msg, field="request_ids")
-        conn.execute(insert(p), rows)
+        prediction_log.insert_predictions(conn, monitor_id, rows, strict=strict)
 
     def log_labels(
         self, name: str, request_ids: Sequence[str], labels: Sequence[object]

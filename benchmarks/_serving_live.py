@@ -1,0 +1,275 @@
+"""The serving benchmark's live-traffic rows (Conveyor only): monitoring on, and hot swap.
+
+**monitoring**: 1-row ``/invocations`` at ``MONITORING_CONNECTIONS`` on the running server (the
+recorder on, no monitor: "off"), then a monitor is created on the served name (``bench``,
+reference: the data set with the model's predictions) and a second server is started and
+measured the same way ("on"). After it stops (its last window is flushed at shutdown) the
+monitor's window must hold the requests it served. Target: on ÷ off throughput ≥ 0.95.
+
+**hotswap**: two ~50 MB versions of a bigger model (``ExtraTreesClassifier`` on an enlarged,
+noisy copy of the same 30 columns; the pickle size is checked) registered as ``bigbench``;
+``conveyor serve models:/bigbench@production`` is loaded by ``_serving_probe.py`` (which keeps
+every request's start, latency and answering version) for ``--duration`` seconds (the steady
+p99), then again while the alias moves to version 2 a quarter into the run. The swap window
+runs from the move until one second after the later of the first answer by version 2 and the
+last answer by version 1. Target: no request in it above 2x the steady p99, and no error.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import pickle
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from _serving_model import dataset, load
+from _serving_servers import ServerError, ServerProcess
+from tracking import log
+
+BENCH_DIR = Path(__file__).resolve().parent
+MONITORING_CONNECTIONS = 32
+MONITOR = "bench-watch"
+SERVED_NAME = "bench"
+
+HOTSWAP_CONNECTIONS = 32
+BIG_MODEL = "bigbench"
+BIG_ROWS = 40_000
+BIG_TREES = 22  # ~2.35 MB per tree on BIG_ROWS noisy rows
+BIG_TARGET_MB = (45.0, 60.0)
+SWAP_MIN_S = 8.0  # long enough for every replica to poll, load 50 MB and swap
+SETTLE_S = 1.0
+
+_ERRORS = (ServerError, RuntimeError, OSError, ValueError, subprocess.SubprocessError)
+
+
+def _workspace(workdir: Path) -> Any:
+    """The benchmark's Conveyor workspace (what ``CONVEYOR_HOME=workdir/.conveyor`` opens)."""
+    from conveyor.tracking import Workspace
+
+    home = (workdir / ".conveyor").resolve()
+    return Workspace(f"sqlite:///{home / 'conveyor.db'}", str(home / "blobs"))
+
+
+def _server(served: Any, name: str, model_uri: str | None = None) -> ServerProcess:
+    ctx, side = served.ctx, served.side
+    argv = side.argv(ctx.workdir, ctx.args.workers)
+    if model_uri is not None:
+        argv = [model_uri if a.startswith("models:/") else a for a in argv]
+    env = side.env(ctx.workdir, ctx.args.workers)
+    return ServerProcess(name, argv, env=env, cwd=ctx.workdir, ready_path=side.ready_path)
+
+
+# -------------------------------------------------------------------------------------------
+# Monitoring on vs off
+# -------------------------------------------------------------------------------------------
+
+
+def measure_monitoring(served: Any) -> dict[str, Any]:
+    """Throughput at 32 connections without a monitor, then with one (a fresh server)."""
+    try:
+        return _monitoring(served)
+    except _ERRORS as exc:
+        log(f"    monitoring: ERROR {exc}")
+        return {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+
+
+def _monitoring(served: Any) -> dict[str, Any]:
+    endpoint = served.side.endpoints[0]  # /invocations
+    c = MONITORING_CONNECTIONS
+    off = served.load(endpoint, 1, c)
+    _create_monitor(served.ctx.workdir)
+    with _server(served, "conveyor-monitored") as server:
+        on = dataclasses.replace(served, server=server).load(endpoint, 1, c)
+    rows = _monitor_rows(served.ctx.workdir)
+    ratio = on.rps / off.rps if off.rps else float("nan")
+    log(f"    monitoring on ÷ off: {ratio:.3f}; the monitor's windows hold {rows} rows")
+    return {
+        "connections": c,
+        "off": off.as_dict(),
+        "on": on.as_dict(),
+        "ratio": ratio,
+        "monitor_rows": rows,
+    }
+
+
+def _create_monitor(workdir: Path) -> None:
+    from conveyor.monitoring.service import Monitors
+
+    reference = dataset()
+    reference["prediction"] = load(workdir).predict(reference)
+    ws = _workspace(workdir)
+    try:
+        Monitors(ws.engine, ws.blobs).create(
+            MONITOR, reference, deployment=SERVED_NAME, prediction="prediction"
+        )
+    finally:
+        ws.close()
+
+
+def _monitor_rows(workdir: Path) -> int:
+    from conveyor.monitoring.service import Monitors
+
+    ws = _workspace(workdir)
+    try:
+        sketch = Monitors(ws.engine, ws.blobs).window(MONITOR, 0, 2**62)
+    finally:
+        ws.close()
+    return 0 if sketch is None else int(sketch.rows)
+
+
+# -------------------------------------------------------------------------------------------
+# Hot swap of a 50 MB model
+# -------------------------------------------------------------------------------------------
+
+
+def measure_hotswap(served: Any) -> dict[str, Any]:
+    """Steady p99, then the largest latency while the alias moves between two 50 MB versions."""
+    try:
+        return _hotswap(served)
+    except _ERRORS as exc:
+        log(f"    hotswap: ERROR {exc}")
+        return {"error": f"{type(exc).__name__}: {exc}"[:2000]}
+
+
+def _hotswap(served: Any) -> dict[str, Any]:
+    ctx = served.ctx
+    workdir, args = ctx.workdir, ctx.args
+    sizes = _register_big_models(workdir)
+    body = workdir / "hotswap-body.json"
+    body.write_bytes(served.bodies[("invocations", 1)])
+    c = HOTSWAP_CONNECTIONS
+    swap_s = max(args.duration, SWAP_MIN_S)
+    ws = _workspace(workdir)
+    try:
+        from conveyor.registry.service import Registry
+
+        registry = Registry(ws.engine)
+        with _server(served, "conveyor-hotswap", f"models:/{BIG_MODEL}@production") as server:
+            url = server.url + "/invocations"
+            if args.warmup > 0:
+                _probe(url, body, c, args.warmup, workdir)
+            steady = _probe(url, body, c, args.duration, workdir)
+            out = workdir / "hotswap-swap.json"
+            proc = _start_probe(url, body, c, swap_s, out)
+            time.sleep(swap_s / 4)
+            moved_at = time.time()
+            registry.set_alias(BIG_MODEL, "production", 2)
+            _finish(proc, swap_s)
+            swap = json.loads(out.read_text())
+    finally:
+        ws.close()
+    result = {"connections": c, "model_mb": sizes, **analyze(steady, swap, moved_at)}
+    log(f"    hotswap: {result['summary']}")
+    return result
+
+
+def _register_big_models(workdir: Path) -> dict[str, float]:
+    """Fit and register two ~50 MB versions of ``bigbench``; alias ``production`` -> 1."""
+    from sklearn.ensemble import ExtraTreesClassifier
+
+    from conveyor.models import log_model
+    from conveyor.registry.service import Registry
+    from conveyor.tracking import LocalClient
+
+    x, y = _big_data()
+    ws = _workspace(workdir)
+    sizes: dict[str, float] = {}
+    try:
+        client = LocalClient(workspace=ws)
+        experiment = client.get_or_create_experiment("hotswap")
+        registry = Registry(ws.engine)
+        for seed in (1, 2):
+            model = ExtraTreesClassifier(n_estimators=BIG_TREES, random_state=seed).fit(x, y)
+            mb = len(pickle.dumps(model)) / 1e6
+            if not BIG_TARGET_MB[0] <= mb <= BIG_TARGET_MB[1]:
+                msg = f"the hot-swap model pickles to {mb:.1f} MB, not ~50 MB; adjust BIG_TREES"
+                raise RuntimeError(msg)
+            run_id = client.create_run(experiment.experiment_id).info.run_id
+            log_model(model, "model", input_example=dataset()[:5], run_id=run_id, client=client)
+            version = registry.create_version(BIG_MODEL, f"runs:/{run_id}/model", create_model=True)
+            sizes[f"v{version.version}"] = round(mb, 1)
+        registry.set_alias(BIG_MODEL, "production", 1)
+    finally:
+        ws.close()
+    log(f"    hotswap: registered {BIG_MODEL} versions of {sizes} MB (pickled)")
+    return sizes
+
+
+def _big_data() -> tuple[Any, Any]:
+    """The 30 columns, resampled to ``BIG_ROWS`` rows with 5 % noise and 20 % flipped labels."""
+    from sklearn.datasets import load_breast_cancer
+
+    data = load_breast_cancer(as_frame=True)
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(data.data), BIG_ROWS)
+    x = data.data.iloc[idx].reset_index(drop=True) * rng.normal(1, 0.05, (BIG_ROWS, 30))
+    y = data.target.to_numpy()[idx]
+    return x, np.where(rng.random(BIG_ROWS) < 0.2, 1 - y, y)
+
+
+def _start_probe(
+    url: str, body: Path, connections: int, seconds: float, out: Path
+) -> subprocess.Popen[bytes]:
+    argv = [sys.executable, str(BENCH_DIR / "_serving_probe.py"), url, str(body)]
+    return subprocess.Popen([*argv, str(connections), str(seconds), str(out)])
+
+
+def _finish(proc: subprocess.Popen[bytes], seconds: float) -> None:
+    if proc.wait(timeout=seconds + 60) != 0:
+        msg = f"the load probe failed (exit status {proc.returncode})"
+        raise RuntimeError(msg)
+
+
+def _probe(url: str, body: Path, connections: int, seconds: float, workdir: Path) -> Any:
+    out = workdir / "hotswap-probe.json"
+    _finish(_start_probe(url, body, connections, seconds, out), seconds)
+    return json.loads(out.read_text())
+
+
+def analyze(steady: dict[str, Any], swap: dict[str, Any], moved_at: float) -> dict[str, Any]:
+    """Steady p99, the swap window and its largest latency (see the module docstring)."""
+    steady_ms = np.asarray(steady["latency_s"]) * 1000
+    starts = np.asarray(swap["start"])
+    latency_ms = np.asarray(swap["latency_s"]) * 1000
+    versions = np.asarray(swap["version"])
+    errors = int(np.sum(np.asarray(swap["status"]) != 200)) + int(
+        np.sum(np.asarray(steady["status"]) != 200)
+    )
+    p99 = float(np.percentile(steady_ms, 99)) if len(steady_ms) else float("nan")
+    out: dict[str, Any] = {
+        "steady": {"requests": len(steady_ms), "p50_ms": _pct(steady_ms, 50), "p99_ms": p99},
+        "errors": errors,
+    }
+    after = starts >= moved_at
+    new = starts[after & (versions == "2")]
+    if not len(new):
+        out["failure"] = "no request was answered by version 2 before the run ended"
+        out["summary"] = out["failure"]
+        return out
+    old = starts[after & (versions == "1")]
+    end = max(float(new.min()), float(old.max()) if len(old) else moved_at) + SETTLE_S
+    window = after & (starts <= end)
+    worst = float(latency_ms[window].max())
+    out["swap"] = {
+        "window_s": round(end - moved_at, 3),
+        "requests": int(window.sum()),
+        "max_ms": worst,
+        "p99_ms": _pct(latency_ms[window], 99),
+        "first_new_after_s": round(float(new.min()) - moved_at, 3),
+        "max_whole_run_ms": float(latency_ms.max()),
+    }
+    out["ratio_to_p99"] = worst / p99 if p99 else float("nan")
+    out["summary"] = (
+        f"steady p99 {p99:.2f} ms; max {worst:.2f} ms over {int(window.sum())} requests in the "
+        f"{end - moved_at:.1f} s swap window ({out['ratio_to_p99']:.2f}x); {errors} errors"
+    )
+    return out
+
+
+def _pct(values: Any, q: float) -> float:
+    return float(np.percentile(values, q)) if len(values) else float("nan")

@@ -9,6 +9,7 @@ closed after a grace period, so a request that picked one just before the swap s
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import time
 from collections.abc import Callable
@@ -111,13 +112,34 @@ class DeploymentHost:
 
     async def _load(self, table: RouteTable, version: int) -> LoadedVersion:
         started = time.perf_counter()
-        model = await asyncio.to_thread(self._loader, table.model_name, version)
-        plan, batcher = self._prepare(model, table, version)
+        model, plan, batcher = await asyncio.to_thread(self._load_blocking, table, version)
         seconds = time.perf_counter() - started
         log.info("loaded %s version %d in %.2fs", table.model_name, version, seconds)
         if self._on_load is not None:
             self._on_load(table, version, seconds)
         return LoadedVersion(version, model, plan, batcher, seconds)
+
+    def _load_blocking(self, table: RouteTable, version: int) -> tuple[Any, Any, Any]:
+        """Load and prepare one version off the event loop, without a full GC pass meanwhile.
+
+        Loading a model allocates many objects, which triggers CPython's full (generation 2)
+        collection; it walks every object of the process holding the GIL, stalling the event
+        loop for the whole pass (225 ms measured for a 27 MB forest). The collector is off
+        while loading and the loaded objects are frozen afterwards: they live as long as the
+        version does, and later full passes skip them. Freed versions are still reclaimed by
+        reference counting.
+        """
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            model = self._loader(table.model_name, version)
+            plan, batcher = self._prepare(model, table, version)  # checks the plan by predicting
+        finally:
+            if enabled:
+                gc.enable()
+        gc.collect(1)  # young garbage only (cheap), so freezing keeps no dead objects
+        gc.freeze()
+        return model, plan, batcher
 
     def _retire(self, versions: list[LoadedVersion]) -> None:
         for loaded in versions:

@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         default=30.0, ge=0, description="server: evaluate monitors this often (0: never)"
     )
     auth: bool = Field(default=False, description="server: require bearer tokens (--auth)")
+    serve_deployments: bool = Field(
+        default=True, description="server: also serve every deployment (off: --no-serving)"
+    )
     auth_cache_ttl_s: float = Field(
         default=2.0, ge=0, le=2.0, description="server: how long a checked token is trusted"
     )

@@ -32,7 +32,7 @@ from conveyor.errors import (
     NotFoundError,
     PayloadTooLargeError,
 )
-from conveyor.serving import inference
+from conveyor.serving import inference, openapi
 from conveyor.serving.host import DeploymentHost, LoadedVersion, Pick
 from conveyor.serving.recorder import Served, TrafficRecorder
 from conveyor.serving.replica import Replica
@@ -212,17 +212,25 @@ class InferenceApp:
             if head == "deployments" and len(parts) == 3 and parts[2] in ("invocations", "predict"):
                 host = self.replica.host(parts[1])
                 return await self._score(host, parts[2], scope, receive, ctx)
-        if method == "GET":
-            if path in ("/health", "/ping"):
-                ready = self.replica.ready
-                return _Response(
-                    b'{"status":"ok"}' if ready else b'{"status":"loading"}', 200 if ready else 503
-                )
-            if path == "/version":
-                return _Response(orjson.dumps({"conveyor": __version__}))
-            if path == "/metrics":
-                return _Response(self.metrics.render(), content_type=CONTENT_TYPE.encode())
-        raise NotFoundError(f"no route {method} {path}", field="path")
+        response = self._get(path) if method == "GET" else None
+        if response is None:
+            raise NotFoundError(f"no route {method} {path}", field="path")
+        return response
+
+    def _get(self, path: str) -> _Response | None:
+        """The routes without a model: health, version, metrics, this app's OpenAPI document."""
+        if path in ("/health", "/ping"):
+            ready = self.replica.ready
+            return _Response(
+                b'{"status":"ok"}' if ready else b'{"status":"loading"}', 200 if ready else 503
+            )
+        if path == "/version":
+            return _Response(orjson.dumps({"conveyor": __version__}))
+        if path == "/metrics":
+            return _Response(self.metrics.render(), content_type=CONTENT_TYPE.encode())
+        if path == "/openapi.json":
+            return _Response(openapi.document_bytes())
+        return None
 
     # -- Open Inference Protocol v2 --------------------------------------------------------
     async def _v2(
@@ -248,6 +256,8 @@ class InferenceApp:
             if method == "GET" and not rest:
                 return _Response(orjson.dumps(inference.model_metadata(host, version)))
             if method == "GET" and rest == ["ready"]:
+                if version is not None and host.table is not None:
+                    host.pick(None, version)  # a version it does not serve: 404, not "unready"
                 ready = inference.model_ready(host, version)
                 return _Response(
                     orjson.dumps({"name": host.name, "ready": ready}), 200 if ready else 503

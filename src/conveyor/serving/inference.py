@@ -57,7 +57,13 @@ def prepare(
 async def predict(loaded: LoadedVersion, planned: PlannedInput) -> Any:
     """Predict one request's rows (batched with concurrent requests when it can be)."""
     # fixed-size tensors cannot be concatenated: they run alone, on the model's own thread
-    return await loaded.batcher.submit(planned.data, alone=not planned.is_batchable)
+    try:
+        return await loaded.batcher.submit(planned.data, alone=not planned.is_batchable)
+    except (ValueError, TypeError) as exc:
+        # the input fits the signature but not the model (a value too large for its float32
+        # trees, a category it never saw): the caller's to fix, as MLflow's scoring server says
+        msg = f"the model could not predict on this input: {exc}"
+        raise InvalidArgumentError(msg, field="inputs") from None
 
 
 # -- Open Inference Protocol ---------------------------------------------------------------------

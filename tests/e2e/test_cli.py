@@ -32,8 +32,21 @@ def quickstarted(tmp_path_factory: pytest.TempPathFactory) -> Path:
     assert result.returncode == 0, result.stderr
     assert "tracked 6 runs" in result.stdout
     assert "conveyor runs list" in result.stdout
+    assert "answered 300 of 300 copies" in result.stdout  # the shadow's report
+    assert "step 100 %: pass" in result.stdout
+    assert "approved by quickstart-reviewer: @production -> v2" in result.stdout
     assert (cwd / ".conveyor" / "conveyor.db").exists()
     return cwd
+
+
+def test_the_quickstart_rollout_is_recorded(quickstarted: Path) -> None:
+    status = conveyor(quickstarted, "rollout", "status", "quickstart")
+    assert status.returncode == 0, status.stderr
+    assert "pending_approval" in status.stdout
+    listed = conveyor(quickstarted, "models", "show", "quickstart")
+    assert "production" in listed.stdout
+    lineage = conveyor(quickstarted, "lineage", "models:/quickstart/2")
+    assert "deployments:/quickstart" in lineage.stdout
 
 
 def test_runs_list_json_filters_and_orders(quickstarted: Path) -> None:

@@ -1,8 +1,9 @@
 """``conveyor quickstart``: the closed loop on generated data, as far as it is built.
 
 Today: generate a dataset, train a scikit-learn model over a parameter grid, track every run
-(params, per-epoch metrics, artifacts, environment), search the results, then monitor the best
-model on simulated production traffic that drifts: windows, delayed labels, drift and estimated
+(params, per-epoch metrics, artifacts, environment), search the results, register the best,
+serve it, shadow and progressively roll out the runner-up, then monitor the served model on
+simulated production traffic that drifts: windows, delayed labels, drift and estimated
 accuracy, alerts in the event log, and an HTML report.
 """
 
@@ -124,7 +125,7 @@ def quickstart(
         from conveyor.cli.quickstart_serve import serve_step
 
         runner_up = page.runs[1].run_id if len(page.runs) > 1 else None
-        serve_step(MODEL_NAME, runner_up, data[1])
+        serve_step(MODEL_NAME, runner_up, data[1], data[3])
     # the monitor watches the model as loaded from the registry by its alias
     model = served.get_raw_model() if served is not None else models[best.info.run_name or ""]
     report = monitor_step(model, data, seed)
@@ -137,10 +138,12 @@ def quickstart(
         f"  conveyor lineage models:/{MODEL_NAME}@production\n"
         "  conveyor audit verify    # the hash-chained log of every change\n"
         "  conveyor deployments show quickstart  # routes, replicas, versions served\n"
+        "  conveyor rollout status quickstart    # every step of the rollout and why\n"
+        "  conveyor deployments report quickstart   # champion/challenger of a shadow\n"
         f"  conveyor serve models:/{MODEL_NAME}@production   # OIP v2 + MLflow /invocations\n"
         "  conveyor monitors show quickstart     # alert states, last window's signals\n"
         f"  open {report}   # drift, estimated vs realized accuracy\n"
         "  conveyor server        # REST API + MLflow-compatible API on http://127.0.0.1:5000\n"
         "  MLFLOW_TRACKING_URI=http://127.0.0.1:5000 mlflow ...   # any mlflow client works\n"
-        "\nNot built yet (next issues): progressive rollout, retraining."
+        "\nNot built yet (next issues): retraining triggered by alerts, pipelines."
     )

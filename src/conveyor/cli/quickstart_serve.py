@@ -1,9 +1,9 @@
-"""The quickstart's deploy step: a deployment of ``@production``, served, with a canary.
+"""The quickstart's deploy step: a deployment of ``@production``, served, shadowed, rolled out.
 
 The deployment ``quickstart`` follows ``models:/quickstart@production``; an inference server
 (the same app as ``conveyor serve``) runs in this process on a free loopback port and answers
-Open Inference Protocol v2 and MLflow scoring requests; the runner-up run's model is registered
-and gets 20 % of traffic as a canary, then the canary ends.
+Open Inference Protocol v2 and MLflow scoring requests; the runner-up run's model is registered,
+shadowed and rolled out progressively (``quickstart_rollout``).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ def _free_port() -> int:
         return port
 
 
-def serve_step(model_name: str, runner_up_run_id: str | None, x_val: Any) -> None:
-    """Deploy ``@production``, serve it, send traffic, run a canary; print what happened."""
+def serve_step(model_name: str, runner_up_run_id: str | None, x_val: Any, y_val: Any) -> None:
+    """Deploy ``@production``, serve it, send traffic, shadow and roll out the runner-up."""
     import httpx
     import uvicorn
 
@@ -36,7 +36,7 @@ def serve_step(model_name: str, runner_up_run_id: str | None, x_val: Any) -> Non
     from conveyor.tracking.fluent import get_client
     from conveyor.tracking.service import LocalClient
 
-    console.print("\n3. deploy: serve @production, send traffic, try a canary")
+    console.print("\n3. deploy: serve @production, shadow the runner-up, roll it out")
     client = get_client()
     if not isinstance(client, LocalClient):
         console.print("   (skipped against a remote server: run `conveyor serve` next to it)")
@@ -46,8 +46,10 @@ def serve_step(model_name: str, runner_up_run_id: str | None, x_val: Any) -> Non
     if not any(d.name == DEPLOYMENT for d in deployments.list_deployments()):
         deployments.create(DEPLOYMENT, f"models:/{model_name}@production")
     deployments.clear_traffic(DEPLOYMENT)
+    deployments.set_shadows(DEPLOYMENT, [])
     port = _free_port()
-    app = create_app(ServeSpec(deployments=[DEPLOYMENT], poll_s=0.2, grace_s=0.5), ws)
+    spec = ServeSpec(deployments=[DEPLOYMENT], poll_s=0.2, grace_s=0.5, window_s=0.5)
+    app = create_app(spec, ws)
     config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
@@ -81,7 +83,11 @@ def serve_step(model_name: str, runner_up_run_id: str | None, x_val: Any) -> Non
             out = http.post(f"/v2/models/{DEPLOYMENT}/infer", json=oip).json()["outputs"][0]
             console.print(f"   Open Inference Protocol v2: {out['name']} = {out['data']}")
             if runner_up_run_id is not None:
-                _canary(http, deployments, model_name, runner_up_run_id, rows)
+                from conveyor.cli.quickstart_rollout import delivery_step
+
+                delivery_step(
+                    http, ws, DEPLOYMENT, model_name, runner_up_run_id, x_val=x_val, y_val=y_val
+                )
             metrics = http.get("/metrics").text
             total = sum(
                 float(line.rsplit(" ", 1)[1])
@@ -92,25 +98,6 @@ def serve_step(model_name: str, runner_up_run_id: str | None, x_val: Any) -> Non
     finally:
         server.should_exit = True
         thread.join(timeout=10)
-
-
-def _canary(http: Any, deployments: Any, model_name: str, run_id: str, rows: Any) -> None:
-    """Register the runner-up, send it 20 % of traffic, count, end the canary."""
-    import conveyor
-
-    candidate = conveyor.register_model(f"runs:/{run_id}/model", model_name)
-    deployments.set_canary(DEPLOYMENT, candidate.version, 20)
-    time.sleep(0.6)  # the replica polls the route table every 0.2 s
-    seen = [
-        http.post("/invocations", json={"inputs": rows}).headers["x-conveyor-model-version"]
-        for _ in range(200)
-    ]
-    share = seen.count(str(candidate.version)) / len(seen)
-    console.print(
-        f"   canary: v{candidate.version} (runner-up) got {share:.0%} of 200 requests "
-        f"(policy 20 %); ended with `conveyor deployments single {DEPLOYMENT}`"
-    )
-    deployments.clear_traffic(DEPLOYMENT)
 
 
 def _wait_ready(url: str, timeout_s: float = 60.0) -> None:

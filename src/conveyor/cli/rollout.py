@@ -85,7 +85,7 @@ def start(  # noqa: PLR0917 - typer maps options to parameters
     detach: bool = typer.Option(False, "--detach", help="Start it and return at once."),
     json_out: bool = _JSON,
 ) -> None:
-    """Start a rollout and follow it; exit 0 when promoted, 1 when rolled back."""
+    """Start a rollout and follow it; exit 0 when promoted or awaiting approval, else 1."""
     thresholds = {
         "min_success_rate": _limit(min_success, "min-success"),
         "max_p99_latency_s": _limit(max_p99, "max-p99", duration=True),
@@ -242,8 +242,10 @@ def _follow(client: DeploymentsClient, name: str, rollout_id: int, *, quiet: boo
     except KeyboardInterrupt:
         _say(quiet, f"stopped following; resume with `conveyor rollout status {name} --follow`")
         return 130
-    ok = rollout.status == "succeeded"
-    _say(quiet, f"[{'green' if ok else 'red'}]{rollout.status}[/]: {rollout.reason}")
+    # every step passing is success, also when the alias now waits for a reviewer's approval
+    ok = rollout.status in ("succeeded", "pending_approval")
+    colour = "green" if rollout.status == "succeeded" else "yellow" if ok else "red"
+    _say(quiet, f"[{colour}]{rollout.status}[/]: {rollout.reason}")
     return 0 if ok else 1
 
 

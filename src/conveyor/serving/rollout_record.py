@@ -25,7 +25,10 @@ if TYPE_CHECKING:
 # claimed before they happen; a controller that dies inside one is resumed after STALE_MS.
 STARTING, RUNNING, PROMOTING = "starting", "running", "promoting"
 SUCCEEDED, FAILED, ABORTED = "succeeded", "failed", "aborted"
-STATUSES = (STARTING, RUNNING, PROMOTING, SUCCEEDED, FAILED, ABORTED)
+# Every step passed but the alias needs approvals: a promotion request is open in the registry,
+# and approving it moves the alias (the deployment follows); traffic is back on the primary.
+PENDING_APPROVAL = "pending_approval"
+STATUSES = (STARTING, RUNNING, PROMOTING, SUCCEEDED, FAILED, ABORTED, PENDING_APPROVAL)
 DEFAULT_STEPS = (5.0, 25.0, 50.0, 100.0)
 DEFAULT_INTERVAL_S = 60.0
 MAX_INTERVAL_S = 7 * 86_400
@@ -242,3 +245,29 @@ def _finite(value: float | None) -> float | None:
 
 def history_json(r: Rollout, entry: dict[str, Any]) -> str:
     return json.dumps([*r.history, entry], allow_nan=False)
+
+
+def request_approval(engine: Any, dep: Any, r: Rollout, refused: Exception) -> str | None:
+    """Open the promotion request an approval policy asks for; None when refused otherwise.
+
+    A rollout whose steps all passed must not bypass the registry's approvals: the request it
+    opens is what a reviewer approves (``conveyor models approve``), and the deployment follows
+    the alias once it moves.
+    """
+    from conveyor.errors import ConveyorError
+    from conveyor.registry.approvals import Approvals
+    from conveyor.registry.service import Registry
+
+    if getattr(refused, "field", None) != "alias" or not dep.target.startswith("@"):
+        return None
+    try:
+        promotion = Approvals(Registry(engine)).promote(
+            dep.model_name,
+            r.candidate_version,
+            dep.target[1:],
+            requester=r.created_by or None,
+            comment=f"rollout {r.rollout_id} of {r.deployment}: every step passed",
+        )
+    except ConveyorError:
+        return None
+    return promotion.request.request_id if promotion.request is not None else None

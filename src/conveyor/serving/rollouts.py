@@ -29,6 +29,7 @@ from conveyor.serving.rollout_record import (
     DEFAULT_INTERVAL_S,
     DEFAULT_STEPS,
     FAILED,
+    PENDING_APPROVAL,
     PROMOTING,
     RUNNING,
     STALE_MS,
@@ -46,6 +47,7 @@ from conveyor.serving.rollout_record import (
     from_row,
     history_entry,
     history_json,
+    request_approval,
     starved_reason,
 )
 from conveyor.store import events, read, schema, write
@@ -337,11 +339,23 @@ class Rollouts:
                 actor=r.created_by,
             )
         except ConveyorError as exc:
-            why = (
-                f"every step passed but the promotion was refused: {exc.message}; traffic went "
-                f"back to v{r.primary_version}"
-            )
-            if not self._finish(r, at, FAILED, why, "rollout.rolled_back", {}):
+            dep = self._deployments.get(r.deployment, resolve=False)
+            request_id = request_approval(self._engine, dep, r, exc)
+            if request_id is not None:
+                status, action = PENDING_APPROVAL, "rollout.approval_requested"
+                why = (
+                    f"every step passed; moving the alias needs approval: request {request_id} "
+                    f"is open (`conveyor models approve {request_id}`); traffic is back on "
+                    f"v{r.primary_version} until it is approved"
+                )
+            else:
+                status, action = FAILED, "rollout.rolled_back"
+                why = (
+                    f"every step passed but the promotion was refused: {exc.message}; traffic "
+                    f"went back to v{r.primary_version}"
+                )
+            payload = {"approval_request": request_id} if request_id else {}
+            if not self._finish(r, at, status, why, action, payload):
                 return None
             self._deployments.clear_traffic(r.deployment, actor=r.created_by)
             return self.get(r.rollout_id)

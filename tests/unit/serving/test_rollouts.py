@@ -227,18 +227,25 @@ def test_a_primary_moved_by_hand_stops_the_rollout_and_its_canary(
     assert _canary(Deployments(workspace.engine)) == [("primary", 3, 100.0)]
 
 
-def test_a_refused_promotion_rolls_back(
+def test_a_promotion_under_approval_opens_a_request_and_approving_it_promotes(
     rollouts: Rollouts, workspace: Workspace, registry: Registry
 ) -> None:
     r = _start(rollouts, steps=[100])
-    Approvals(registry).set_policy("churn", "production", required=1)
+    approvals = Approvals(registry)
+    approvals.set_policy("churn", "production", required=1)
     _serve(workspace, r.started_time - 30_000, _window(1, "primary", 400))  # the baseline
     (r,) = rollouts.tick(_step(workspace, r, _window(2, "canary", 100)))
-    assert r.status == "failed"
-    assert r.reason.startswith("every step passed but the promotion was refused: @production")
-    assert r.reason.endswith("traffic went back to v1")
+    assert r.status == "pending_approval"
+    (request,) = approvals.requests(name="churn")
+    assert (request.version, request.alias) == (2, "production")
+    assert f"request {request.request_id} is open" in r.reason
+    assert r.reason.endswith("traffic is back on v1 until it is approved")
     assert registry.get_by_alias("churn", "production").version == 1
     assert _canary(Deployments(workspace.engine)) == [("primary", 1, 100.0)]
+    (event,) = events.list_events(workspace.engine, action_prefix="rollout.approval_requested")
+    assert event.payload["approval_request"] == request.request_id
+    approvals.decide(request.request_id, approve=True, approver="reviewer")
+    assert _canary(Deployments(workspace.engine)) == [("primary", 2, 100.0)]  # follows @alias
 
 
 def test_start_refuses_a_second_rollout_and_the_primary(rollouts: Rollouts) -> None:

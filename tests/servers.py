@@ -45,6 +45,8 @@ class ThreadServer:
     """uvicorn serving ``create_app(workspace)`` in a background thread."""
 
     def __init__(self, workspace: Workspace, **app_kwargs: Any) -> None:
+        # tests start their own replicas; one inside the API server would double the load
+        app_kwargs.setdefault("serve_deployments", False)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         config = uvicorn.Config(

@@ -114,7 +114,9 @@ def test_no_serving_leaves_the_inference_routes_out(sqlite_workspace: Workspace)
 
 
 def test_inference_routes_need_a_token_when_auth_is_on(sqlite_workspace: Workspace) -> None:
-    with ThreadServer(sqlite_workspace, auth=True, monitor_interval_s=0) as srv:
+    with ThreadServer(
+        sqlite_workspace, auth=True, serve_deployments=True, monitor_interval_s=0
+    ) as srv:
         r = httpx.post(srv.url + "/deployments/churn/invocations", json={"instances": [[1]]})
         assert r.status_code == 401
         assert "Bearer" in r.json()["error"]["message"]

@@ -137,6 +137,13 @@ def test_tritonclient_grpc_infer(served: tuple[Serving, Any, pd.DataFrame]) -> N
     bad.set_data_from_numpy(np.zeros((1, 3)))
     with pytest.raises(Exception, match="column"):
         client.infer("bc", [bad])
+    metrics = httpx.get(server.url + "/metrics").text  # gRPC requests are counted like REST
+    counted = {
+        line.split("status=")[1][1:4]
+        for line in metrics.splitlines()
+        if line.startswith("conveyor_serving_requests_total{") and 'protocol="grpc"' in line
+    }
+    assert counted == {"200", "400"}
 
 
 def test_mlflow_scoring_payloads(served: tuple[Serving, Any, pd.DataFrame]) -> None:

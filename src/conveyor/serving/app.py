@@ -128,7 +128,7 @@ class InferenceApp:
             from conveyor.serving.grpc import serve_grpc
 
             self._grpc = await serve_grpc(
-                inference.ReplicaBackend(self.replica),
+                inference.ReplicaBackend(self.replica, on_request=self.observe),
                 self.grpc_host,
                 self.grpc_port,
                 max_receive_message_bytes=self.max_request_bytes,
@@ -172,31 +172,43 @@ class InferenceApp:
         await send({"type": "http.response.body", "body": response.body})
         pick: Pick | None = ctx.get("pick")
         if pick is not None:
-            seconds = time.perf_counter() - started
-            self.metrics.observe_request(
-                pick.table.deployment,
-                version=str(pick.route.version),
-                route=pick.route.name,
-                protocol=protocol,
-                status=response.status,
-                seconds=seconds,
-                rows=ctx.get("rows", 0),
+            outcome = inference.Outcome(
+                protocol,
+                response.status,
+                time.perf_counter() - started,
+                request_id or "",
+                ctx.get("rows", 0),
+                ctx.get("inputs"),
+                ctx.get("predictions"),
             )
-            if self.recorder is not None:
-                self.recorder.record(
-                    Served(
-                        pick.table,
-                        pick.route.version,
-                        pick.route.name,
-                        request_id or "",
-                        response.status < 500,  # a client's bad input is not the model failing
-                        seconds,
-                        ctx.get("rows", 0),
-                        time.time(),
-                        ctx.get("inputs"),
-                        ctx.get("predictions"),
-                    )
+            self.observe(pick, outcome)
+
+    def observe(self, pick: Pick, outcome: inference.Outcome) -> None:
+        """Count one answered request (REST or gRPC) in the metrics and the recorder."""
+        self.metrics.observe_request(
+            pick.table.deployment,
+            version=str(pick.route.version),
+            route=pick.route.name,
+            protocol=outcome.protocol,
+            status=outcome.status,
+            seconds=outcome.seconds,
+            rows=outcome.rows,
+        )
+        if self.recorder is not None:
+            self.recorder.record(
+                Served(
+                    pick.table,
+                    pick.route.version,
+                    pick.route.name,
+                    outcome.request_id,
+                    outcome.status < 500,  # a client's bad input is not the model failing
+                    outcome.seconds,
+                    outcome.rows,
+                    time.time(),
+                    outcome.inputs,
+                    outcome.predictions,
                 )
+            )
 
     async def _route(
         self, method: str, path: str, scope: Scope, receive: Receive, ctx: dict[str, Any]

@@ -6,12 +6,16 @@ batcher); the other functions are what the REST app and the gRPC backend call pe
 
 from __future__ import annotations
 
+import time
+import uuid
 import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
-from conveyor.errors import InvalidArgumentError
+from conveyor.errors import ConveyorError, InvalidArgumentError
 from conveyor.serving.batching import AdaptiveBatcher
-from conveyor.serving.host import DeploymentHost, LoadedVersion
+from conveyor.serving.host import DeploymentHost, LoadedVersion, Pick
 from conveyor.serving.payloads import (
     InputPlan,
     Payload,
@@ -187,12 +191,28 @@ def encode_simple(predictions: Any) -> bytes:
 
 
 # -- the gRPC transport's backend ------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one request ended, for metrics and the traffic recorder."""
+
+    protocol: str
+    status: int
+    seconds: float
+    request_id: str
+    rows: int = 0
+    inputs: Any = None
+    predictions: Any = None
+
+
+Observe = Callable[[Pick, Outcome], None]
+
+
 class ReplicaBackend:
     """``InferenceBackend`` over a replica, for the gRPC server."""
 
-    def __init__(self, replica: Replica, on_request: Any = None) -> None:
+    def __init__(self, replica: Replica, on_request: Observe | None = None) -> None:
         self._replica = replica
-        self._on_request = on_request
+        self._on_request = on_request  # metrics and the traffic recorder, as for REST
 
     def server_live(self) -> bool:
         return True
@@ -210,10 +230,33 @@ class ReplicaBackend:
         return model_metadata(self._replica.host(name), _int_version(version))
 
     async def infer(self, name: str, version: str | None, request: InferRequest) -> InferResponse:
+        started = time.perf_counter()
         host = self._replica.host(name)
         pick = host.pick(None, _int_version(version))
-        planned = build(pick.loaded, request)
-        predictions = await predict(pick.loaded, planned)
+        planned: PlannedInput | None = None
+        predictions: Any = None
+        status = 500
+        try:
+            planned = build(pick.loaded, request)
+            predictions = await predict(pick.loaded, planned)
+            status = 200
+        except ConveyorError as exc:
+            status = exc.status_code
+            raise
+        finally:
+            if self._on_request is not None:
+                self._on_request(
+                    pick,
+                    Outcome(
+                        protocol="grpc",
+                        status=status,
+                        seconds=time.perf_counter() - started,
+                        request_id=request.id or uuid.uuid4().hex,
+                        rows=planned.n_rows if planned is not None else 0,
+                        inputs=planned.data if planned is not None else None,
+                        predictions=predictions,
+                    ),
+                )
         return oip_response(host.name, pick.route.version, request.id, predictions)
 
 

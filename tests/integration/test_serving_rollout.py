@@ -141,7 +141,11 @@ def test_a_candidate_that_predicts_otherwise_is_rolled_back(
     assert done.reason.startswith("rolled back to v1 at step 1/3 (20 %): prediction PSI")
     assert done.history[-1]["checks"]["prediction_psi"]["verdict"] == "fail"
     assert Registry(ws.engine).get_by_alias("bc", "stable").version == 1
-    assert [r["name"] for r in Deployments(ws.engine).get("bad").routes] == ["primary"]
+    # the decision commits first (compare-and-set), the canary is cleared right after it
+    deadline = time.monotonic() + 5
+    while [r["name"] for r in Deployments(ws.engine).get("bad").routes] != ["primary"]:
+        assert time.monotonic() < deadline, "the canary was not cleared after the rollback"
+        time.sleep(0.05)
     assert _rollout_events(ws, "bad") == ["rollout.started", "rollout.rolled_back"]
     served = {(v["version"], v["role"]) for v in Deployments(ws.engine).served_versions("bad")}
     assert (3, "canary") in served

@@ -1,4 +1,10 @@
-"""The compact byte layout (version 2), reading version 1, and ``WindowSketch.merge_bytes``."""
+"""The compact byte layout (version 2), reading version 1, and ``WindowSketch.merge_bytes``.
+
+With the halving budget at 0 (``runs.BUDGET``) ``merge_bytes`` must equal ``merge_all`` of the
+decoded windows item for item: that checks the bytes-level regrouping exactly. The halving
+itself, which trades those items for others within the error bound, is tested in
+``test_sketch_runs``.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,14 @@ from hypothesis import strategies as st
 
 from conveyor.errors import InvalidArgumentError
 from conveyor.monitoring.reference import ReferenceProfile
-from conveyor.monitoring.sketches import CategoricalSketch, NumericSketch, WindowSketch, codec
+from conveyor.monitoring.sketches import (
+    CategoricalSketch,
+    NumericSketch,
+    WindowSketch,
+    codec,
+    packed,
+    runs,
+)
 
 MINUTE = 60_000
 
@@ -78,12 +91,17 @@ def test_merge_bytes_equals_merge_all_of_the_decoded_windows(
 ) -> None:
     blobs = [_window(profile, i, n).to_bytes() for i, n in enumerate(rows)]
     expected = WindowSketch.merge_all([WindowSketch.from_bytes(b) for b in blobs])
-    merged = WindowSketch.merge_bytes(blobs)
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(runs, "BUDGET", 0.0)
+        merged = WindowSketch.merge_bytes(blobs)
     _assert_same(merged, expected)
     assert merged.rows == sum(rows) + 3 * sum(i % 2 for i in range(len(rows)))
 
 
-def test_merge_bytes_equals_merge_all_of_live_windows(profile: ReferenceProfile) -> None:
+def test_merge_bytes_equals_merge_all_of_live_windows(
+    profile: ReferenceProfile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs, "BUDGET", 0.0)
     windows = [_window(profile, i, 700) for i in range(12)]
     merged = WindowSketch.merge_bytes([w.to_bytes() for w in windows])
     _assert_same(merged, WindowSketch.merge_all(windows))
@@ -113,7 +131,10 @@ def _version_1(window: WindowSketch) -> bytes:
     )
 
 
-def test_version_1_bytes_still_decode_and_merge(profile: ReferenceProfile) -> None:
+def test_version_1_bytes_still_decode_and_merge(
+    profile: ReferenceProfile, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runs, "BUDGET", 0.0)
     windows = [_window(profile, i, 500) for i in range(3)]
     old = [_version_1(w) for w in windows]
     assert old[0][4] == 1
@@ -142,3 +163,21 @@ def test_merge_bytes_rejects_other_references_and_no_windows(profile: ReferenceP
 def test_corrupt_version_2_bytes_raise(data: bytes, match: str) -> None:
     with pytest.raises(InvalidArgumentError, match=match):
         WindowSketch.from_bytes(data)
+
+
+def test_windows_are_stored_with_sorted_levels(profile: ReferenceProfile) -> None:
+    window = _window(profile, 3, 5000)
+    data = window.to_bytes()
+    pack = packed.decode(data)
+    assert data[5] == packed.SORTED_LEVELS
+    assert pack.is_sorted
+    bounds = np.cumsum(pack.levels)[:-1]
+    assert all(np.all(np.diff(run) >= 0) for run in np.split(pack.items, bounds))
+    # sorting for storage changes no answer of the live window
+    age = window.columns["age"]
+    assert isinstance(age, NumericSketch)
+    copy = WindowSketch.from_bytes(data).columns["age"]
+    assert isinstance(copy, NumericSketch)
+    assert [copy.quantiles.quantile(q) for q in (0.1, 0.5, 0.9)] == [
+        age.quantiles.quantile(q) for q in (0.1, 0.5, 0.9)
+    ]

@@ -1,27 +1,32 @@
 """Decode and merge windows in their compact layout (``packed``), without per-column objects.
 
 Merging ``W`` windows stacks their counter arrays into one ``W x n`` matrix and sums it once,
-combines every numeric column's moments in one vectorised Chan step, and regroups all KLL items
-by (column, level) with one stable sort of the level segments and one gather; each column's
-levels are then compacted once, as ``KLLSketch.merge_many`` would (same order, same random
-bits, so the result equals merging the decoded windows one by one).
+and combines every numeric column's moments in one vectorised Chan step. The KLL levels are
+stored sorted: each window's runs are first halved on their own by strided slices, within a
+variance budget (``runs``), and only the survivors are gathered by (column, level); each
+column's levels are then compacted once, as ``KLLSketch.merge_many`` would. A merge whose
+budget allows no halving (few windows, or windows stored before the sorted flag) equals merging
+the decoded windows one by one; otherwise its quantiles come from other items, within the error
+bound the merged sketch reports.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from conveyor.errors import InvalidArgumentError
+from conveyor.monitoring.sketches import runs
 from conveyor.monitoring.sketches.categorical import CategoricalSketch
 from conveyor.monitoring.sketches.frequent import FrequentItems
 from conveyor.monitoring.sketches.kll import KLLParts, KLLSketch
 from conveyor.monitoring.sketches.moments import Moments
 from conveyor.monitoring.sketches.numeric import NumericSketch
-from conveyor.monitoring.sketches.packed import FLOATS, NUMERIC_INTS, Packed
+from conveyor.monitoring.sketches.packed import FLOATS, NUMERIC_INTS, Layout, Packed
+from conveyor.monitoring.sketches.runs import Runs
 
 if TYPE_CHECKING:
     from conveyor.monitoring.sketches.window import ColumnSketch
@@ -73,7 +78,7 @@ def unpack(packed: Packed, unexpected_capacity: int) -> WindowParts:
             level_at += len(levels)
             state = scalars[at + _STATE] & _MASK64
             parts = KLLParts(scalars[at + _KLL], state, variance, low, high, levels)
-            quantiles = KLLSketch.assemble(prototype.quantiles.k, parts)
+            quantiles = KLLSketch.assemble(prototype.quantiles.k, parts, is_sorted=packed.is_sorted)
             moments = Moments(scalars[at + _MOMENTS], mean, m2)
             column: ColumnSketch = prototype.restore(
                 ints[layout.counts[i]], scalars[at : at + 4], moments, quantiles, types
@@ -88,7 +93,9 @@ def unpack(packed: Packed, unexpected_capacity: int) -> WindowParts:
 
 
 def merge(packs: Sequence[Packed], unexpected_capacity: int) -> WindowParts:
-    """Merge windows in their packed form; equal to ``WindowSketch.merge_all`` of them decoded.
+    """Merge windows in their packed form, as ``WindowSketch.merge_all`` of them decoded would:
+    the same counters, moments and extremes; the same KLL items when no run is halved, else
+    other items within the error bound that the merged sketch reports (see ``runs``).
 
     Raises:
         InvalidArgumentError: no windows, or windows built on different references.
@@ -103,26 +110,27 @@ def merge(packs: Sequence[Packed], unexpected_capacity: int) -> WindowParts:
             msg += f"{list(layout.names)} vs {list(pack.layout.names)}, or their edges or "
             msg += "categories differ); merge only windows of one monitor and one reference"
             raise InvalidArgumentError(msg, field="sketches")
-    ints = np.stack([p.ints for p in packs])
+    ints = np.array([p.ints for p in packs])  # windows x fields (np.stack checks more, slower)
     totals = ints.sum(axis=0)
     first = ints[0]
-    stacked = np.stack([p.floats for p in packs])
+    stacked = np.array([p.floats for p in packs])
     moments = _moments(ints, stacked, layout.numeric, layout.fields)
     floats = stacked.reshape(len(packs), -1, _N_FLOATS)
-    grouped = _group_levels(packs, ints, [layout.fields[i] + _HEIGHT for i in layout.numeric])
+    kll = _merge_runs(packs, ints, floats, layout)
+    extras = [p.extras for p in packs if p.extras]  # most windows have no records at all
     columns: dict[str, ColumnSketch] = {}
     for i, prototype in enumerate(layout.prototypes):
         counts, at = totals[layout.counts[i]].copy(), layout.fields[i]
-        types = _merged(packs, i, "types", prototype.mismatch_types.capacity)
+        types = _merged(extras, i, "types", prototype.mismatch_types.capacity)
         if isinstance(prototype, NumericSketch):
             j = layout.numeric.index(i)
             parts = KLLParts(
                 int(totals[at + _KLL]),
                 0,
-                float(floats[:, j, 2].sum()),
-                float(floats[:, j, 3].min()),
-                float(floats[:, j, 4].max()),
-                grouped[j],
+                float(floats[:, j, 2].sum() + kll.variance[j]),
+                float(min(floats[:, j, 3].min(), kll.low[j])),
+                float(max(floats[:, j, 4].max(), kll.high[j])),
+                kll.levels[j],
             )
             # The merged window is ``empty_like`` of the first: its KLL is seeded by their state.
             seed = int(first[at + _STATE]) & _MASK64
@@ -133,24 +141,26 @@ def merge(packs: Sequence[Packed], unexpected_capacity: int) -> WindowParts:
             )
         else:
             assert isinstance(prototype, CategoricalSketch)  # noqa: S101 - layout decides the kind
-            unseen = _merged(packs, i, "unseen", prototype.unseen.capacity)
+            unseen = _merged(extras, i, "unseen", prototype.unseen.capacity)
             fields = totals[at : at + 3].tolist()
             columns[layout.names[i]] = prototype.restore(counts, fields, unseen, types)
     unexpected = FrequentItems(unexpected_capacity)
-    for pack in packs:
-        state = pack.extras.get("unexpected")
+    for records in extras:
+        state = records.get("unexpected")
         if state:
             unexpected.merge(FrequentItems.from_state(state))
     start, end = int(ints[:, 0].min()), int(ints[:, 1].max())
     return WindowParts(start, end, int(totals[2]), columns, unexpected)
 
 
-def _merged(packs: Sequence[Packed], column: int, key: str, capacity: int) -> FrequentItems:
+def _merged(
+    extras: Sequence[dict[str, Any]], column: int, key: str, capacity: int
+) -> FrequentItems:
     """Merge one column's Misra-Gries record over the windows, in window order."""
     merged = FrequentItems(capacity)
     name = str(column)
-    for pack in packs:
-        records = pack.extras.get(name)
+    for window in extras:
+        records = window.get(name)
         if records and key in records:
             merged.merge(FrequentItems.from_state(records[key]))
     return merged
@@ -173,38 +183,17 @@ def _moments(
     return [Moments(int(n), float(mu), float(s)) for n, mu, s in zip(total, mean, m2, strict=True)]
 
 
-def _group_levels(
-    packs: Sequence[Packed], ints: IntArray, height_at: Sequence[int]
-) -> list[list[FloatArray]]:
-    """Return, per numeric column, its KLL levels concatenated across windows (window order).
-
-    Each window stores its items column after column, level after level: a sequence of
-    segments. One stable argsort of the segments by (column, level) and one gather put every
-    (column, level) group in one contiguous run of a single array.
-    """
-    n_numeric = len(height_at)
-    if n_numeric == 0:
-        return []
-    heights = ints[:, list(height_at)]  # windows x columns
+def _merge_runs(
+    packs: Sequence[Packed], ints: IntArray, floats: FloatArray, layout: Layout
+) -> runs.Merged:
+    """Halve and regroup every numeric column's KLL runs over the windows (see ``runs``)."""
+    fields = [layout.fields[i] for i in layout.numeric]
+    heights = ints[:, [at + _HEIGHT for at in fields]]
+    items = [p.items for p in packs]
     sizes = np.concatenate([p.levels for p in packs])
-    items = np.concatenate([p.items for p in packs])
-    flat = heights.ravel()
-    column = np.repeat(np.tile(np.arange(n_numeric), len(packs)), flat)
-    first_segment = np.repeat(np.cumsum(flat) - flat, flat)
-    level = np.arange(sizes.size) - first_segment
-    top = int(heights.max()) if heights.size else 1
-    key = column * top + level
-    order = np.argsort(key, kind="stable")
-    ordered_sizes = sizes[order]
-    starts = (np.cumsum(sizes) - sizes)[order]
-    run_starts = np.cumsum(ordered_sizes) - ordered_sizes
-    gather = np.repeat(starts - run_starts, ordered_sizes) + np.arange(items.size)
-    regrouped = items[gather]
-    group_sizes = np.bincount(key, weights=sizes, minlength=n_numeric * top).astype(np.int64)
-    bounds = np.concatenate(([0], np.cumsum(group_sizes))).tolist()
-    result = []
-    for j in range(n_numeric):
-        height = int(heights[:, j].max())
-        base = j * top
-        result.append([regrouped[bounds[base + h] : bounds[base + h + 1]] for h in range(height)])
-    return result
+    is_sorted = np.array([p.is_sorted for p in packs])
+    numeric = [layout.prototypes[i] for i in layout.numeric]
+    ks = [p.quantiles.k for p in numeric if isinstance(p, NumericSketch)]
+    seeds = [int(ints[0, at + _STATE]) & _MASK64 for at in fields]
+    merged = Runs(items, sizes, heights, is_sorted)
+    return runs.merge(merged, ks, floats[:, :, 2].sum(axis=0), seeds)

@@ -278,19 +278,31 @@ class KLLSketch:
     # --- serialisation -------------------------------------------------------------------
 
     def parts(self) -> KLLParts:
-        """Return the state: count, LCG state, sum of w**2, dropped extremes, the levels."""
+        """Return the state: count, LCG state, sum of w**2, dropped extremes, the levels.
+
+        The levels come sorted, and stay sorted in this sketch (order within a level carries no
+        meaning): stored windows then hold sorted runs, which a merge of many can halve with a
+        strided slice instead of a sort (see ``runs``), and the next compaction skips its sort.
+        """
         self._flush()
+        for h, items in enumerate(self._levels):
+            if not self._sorted[h]:
+                self._levels[h] = np.sort(items)
+                self._sorted[h] = True
         return KLLParts(
             self.count, self._state, self._variance, self._min, self._max, list(self._levels)
         )
 
     @classmethod
-    def assemble(cls, k: int, parts: KLLParts, *, seed: int | None = None) -> KLLSketch:
+    def assemble(
+        cls, k: int, parts: KLLParts, *, seed: int | None = None, is_sorted: bool = False
+    ) -> KLLSketch:
         """Rebuild a sketch from ``parts`` (levels are used as they are, never written to).
 
         With ``seed`` the LCG starts as ``KLLSketch(k, seed=seed)`` would and the levels are
         compacted until they fit: this is how a merge of many windows' levels (concatenated
         per level, in window order) ends, exactly as ``merge_many`` would have left it.
+        ``is_sorted`` says every level is in order (spares the sort of its next compaction).
         """
         sketch = cls(k) if seed is None else cls(k, seed=seed)
         if seed is None:
@@ -299,7 +311,7 @@ class KLLSketch:
         sketch._variance = parts.variance
         sketch._min, sketch._max = parts.low, parts.high
         sketch._levels = list(parts.levels) or [_EMPTY]
-        sketch._sorted = [level.size == 0 for level in sketch._levels]
+        sketch._sorted = [is_sorted or level.size == 0 for level in sketch._levels]
         sketch._size = sum(int(level.size) for level in sketch._levels)
         sketch._set_height(len(sketch._levels))
         if seed is not None:
@@ -349,3 +361,30 @@ def _capacities(k: int, height: int) -> tuple[list[int], int]:
     """Level capacities ``max(2, k c**(height - 1 - h))`` and their sum (read-only; cached)."""
     capacities = [max(_MIN_CAPACITY, int(k * _C ** (height - 1 - h))) for h in range(height)]
     return capacities, sum(capacities)
+
+
+def compress_variance(k: int, sizes: Sequence[int]) -> float:
+    """Return the variance (sum of w**2) that compacting levels of these sizes until they fit
+    would add: ``KLLSketch._compress`` run on the counts alone (which items move is random,
+    how many is not).
+
+    Examples:
+        >>> compress_variance(200, [150])
+        0.0
+        >>> compress_variance(8, [20, 0, 0])
+        1.0
+    """
+    levels = list(sizes) or [0]
+    capacities, total = _capacities(k, len(levels))
+    size, variance = sum(levels), 0.0
+    while size > total:
+        level = next(h for h, n in enumerate(levels) if n > capacities[h])
+        if level == len(levels) - 1:
+            levels.append(0)
+            capacities, total = _capacities(k, len(levels))
+        moved = levels[level] // 2
+        levels[level] -= 2 * moved
+        levels[level + 1] += moved
+        size -= moved
+        variance += float(4**level)
+    return variance

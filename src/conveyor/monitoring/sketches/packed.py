@@ -2,7 +2,9 @@
 
 Layout::
 
-    b"CVSK", version 2, 3 pad bytes, then four uint32: layout, extras, level and item counts
+    b"CVSK", version 2, a flags byte, 2 pad bytes, then four uint32: layout, extras, level
+                   and item counts (flag 1: every KLL level is sorted; windows written
+                   before the flag have 0 there, and readers that predate it skip it)
     layout JSON   (column names, kinds, edges, categories; the same for every window of a
                    monitor, so it is parsed once and cached by its bytes)
     extras JSON   (non-empty Misra-Gries records only, usually ``{}``)
@@ -12,7 +14,7 @@ Layout::
     items  float64 KLL items, column after column, level after level
 
 Every section starts on an 8-byte boundary. Decoding for a merge reads the arrays with
-``np.frombuffer`` and builds no per-column objects (``bulk.merge_packed``).
+``np.frombuffer`` and builds no per-column objects (``bulk.merge``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from __future__ import annotations
 import functools
 import json
 import struct
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -36,7 +39,9 @@ if TYPE_CHECKING:
 
 MAGIC = b"CVSK"
 VERSION = 2
-PREFIX = struct.Struct("<4sB3xIIII")
+PREFIX = struct.Struct("<4sBB2xIIII")
+# Flag bits (the byte after the version).
+SORTED_LEVELS = 1
 # Per-column integer fields after the bin / category counts.
 NUMERIC_INTS = (
     "missing",
@@ -83,6 +88,7 @@ class Packed:
     levels: npt.NDArray[np.int64]
     items: npt.NDArray[np.float64]
     extras: dict[str, Any]
+    is_sorted: bool
 
 
 def encode(
@@ -138,8 +144,15 @@ def encode(
         np.asarray(levels, dtype=_I64).tobytes(),
         (np.concatenate(items) if items else np.empty(0)).astype(_F64).tobytes(),
     ]
+    # ``KLLSketch.parts`` returns sorted levels: say so, so a merge can skip their sorts.
     prefix = PREFIX.pack(
-        MAGIC, VERSION, len(sections[0]), len(sections[1]), len(levels), len(sections[5]) // 8
+        MAGIC,
+        VERSION,
+        SORTED_LEVELS,
+        len(sections[0]),
+        len(sections[1]),
+        len(levels),
+        len(sections[5]) // 8,
     )
     return prefix + b"".join(_pad8(s) for s in sections)
 
@@ -152,35 +165,54 @@ def _signed(value: int) -> int:
     return value - (1 << 64) if value >= 1 << 63 else value
 
 
-def decode(blob: bytes) -> Packed:
-    """Read a version-2 window's arrays in place (no copies, no per-column objects)."""
+def decode(blob: bytes, known: Layout | None = None) -> Packed:
+    """Read a version-2 window's arrays in place (no copies, no per-column objects).
+
+    ``known``: a layout that ``blob`` probably shares; reused when its bytes match, which
+    spares copying and hashing them (see ``decode_many``).
+    """
     if len(blob) < PREFIX.size:
         msg = f"sketch: {len(blob)} bytes is too short to be a serialised sketch"
         raise InvalidArgumentError(msg, field="data")
-    magic, version, n_layout, n_extras, n_levels, n_items = PREFIX.unpack_from(blob)
+    magic, version, flags, n_layout, n_extras, n_levels, n_items = PREFIX.unpack_from(blob)
     if magic != MAGIC or version != VERSION:
         msg = f"sketch: not a version-{VERSION} Conveyor sketch (magic {magic!r}, version "
         msg += f"{version}); it was written by another format or is corrupt"
         raise InvalidArgumentError(msg, field="data")
     at = PREFIX.size
-    layout = _layout(bytes(blob[at : at + n_layout]))
+    if known is None or len(known.raw) != n_layout or not blob.startswith(known.raw, at):
+        known = _layout(bytes(blob[at : at + n_layout]))
     at += n_layout + (-n_layout % 8)
     raw_extras = blob[at : at + n_extras]
     at += n_extras + (-n_extras % 8)
-    n_floats = len(FLOATS) * len(layout.numeric)
-    end = at + 8 * (layout.n_ints + n_floats + n_levels + n_items)
-    if end > len(blob):
+    # ints, floats, level sizes, items: one read, then views (8-byte values throughout)
+    ints_end = known.n_ints
+    floats_end = ints_end + len(FLOATS) * len(known.numeric)
+    levels_end = floats_end + n_levels
+    if at + 8 * (levels_end + n_items) > len(blob):
         msg = "sketch: an array runs past the end of the data; the data is truncated"
         raise InvalidArgumentError(msg, field="data")
-    ints = np.frombuffer(blob, dtype=_I64, count=layout.n_ints, offset=at)
-    at += 8 * layout.n_ints
-    floats = np.frombuffer(blob, dtype=_F64, count=n_floats, offset=at)
-    at += 8 * n_floats
-    levels = np.frombuffer(blob, dtype=_I64, count=n_levels, offset=at)
-    at += 8 * n_levels
-    items = np.frombuffer(blob, dtype=_F64, count=n_items, offset=at)
+    body = np.frombuffer(blob, dtype=_I64, count=levels_end + n_items, offset=at)
     extras = {} if raw_extras == b"{}" else _json(raw_extras)
-    return Packed(layout, ints, floats, levels, items, extras)
+    return Packed(
+        known,
+        body[:ints_end],
+        body[ints_end:floats_end].view(_F64),
+        body[floats_end:levels_end],
+        body[levels_end:].view(_F64),
+        extras,
+        bool(flags & SORTED_LEVELS),
+    )
+
+
+def decode_many(blobs: Sequence[bytes]) -> list[Packed]:
+    """Decode windows that mostly share one layout (a monitor's windows), each parsed once."""
+    packs: list[Packed] = []
+    known = None
+    for blob in blobs:
+        packs.append(decode(blob, known))
+        known = packs[-1].layout
+    return packs
 
 
 def _json(raw: bytes) -> Any:

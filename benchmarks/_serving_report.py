@@ -139,8 +139,18 @@ def _added_check(report: dict[str, Any], endpoint: str, *, counted: bool) -> Che
     problem = _why_not(point, report, "conveyor")
     if problem or point is None:
         return Check(name, f"not measured ({problem})", target, passed=False, counted=counted)
-    added = point["p50_ms"] - reference
-    measured = f"{added:.2f} ms ({point['p50_ms']:.2f} - {reference:.2f})"
+    inside = point.get("server_predict_p50_ms")
+    if inside is not None:
+        # The same requests' model call (Server-Timing): immune to the machine's speed drifting
+        # between the in-process reference and this point; the reference is shown beside it.
+        added = point["p50_ms"] - inside
+        measured = (
+            f"{added:.2f} ms ({point['p50_ms']:.2f} - {inside:.2f} model call in the same "
+            f"requests; in-process `predict` p50 before the servers: {reference:.2f})"
+        )
+    else:
+        added = point["p50_ms"] - reference
+        measured = f"{added:.2f} ms ({point['p50_ms']:.2f} - {reference:.2f})"
     return Check(name, measured, target, passed=added <= ADDED_P50_MS, counted=counted)
 
 

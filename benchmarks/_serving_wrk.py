@@ -27,17 +27,44 @@ LUA_TEMPLATE = """\
 wrk.method = "{method}"
 wrk.headers["Content-Type"] = "application/json"
 {body_line}
+{timing}
 done = function(summary, latency, requests)
   local e = summary.errors
+  local p50, n = timing_p50()
   io.write(string.format(
     '{prefix}{{"requests": %d, "duration_us": %d, "bytes": %d, "connect": %d, "read": %d, '
     .. '"write": %d, "status": %d, "timeout": %d, "p50_us": %d, "p90_us": %d, "p99_us": %d, '
-    .. '"max_us": %d, "mean_us": %.1f}}\\n',
+    .. '"max_us": %d, "mean_us": %.1f, "server_predict_p50_us": %.1f, '
+    .. '"server_predict_n": %d}}\\n',
     summary.requests, summary.duration, summary.bytes, e.connect, e.read, e.write, e.status,
     e.timeout, latency:percentile(50), latency:percentile(90), latency:percentile(99),
-    latency.max, latency.mean))
+    latency.max, latency.mean, p50, n))
 end
 """
+# With ``server_timing``: every response's ``Server-Timing: predict;dur=MS`` (the model call
+# inside the server) is kept per wrk thread, and ``done`` prints their median, so the server's
+# added latency is told from the model's in the very same requests.
+TIMING_ON = """\
+local threads = {}
+setup = function(thread) table.insert(threads, thread) end
+init = function(args) durations = {} end
+response = function(status, headers, body)
+  local value = headers["server-timing"] or headers["Server-Timing"]
+  if value then
+    local ms = value:match("dur=([%d%.]+)")
+    if ms then table.insert(durations, tonumber(ms)) end
+  end
+end
+timing_p50 = function()
+  local all = {}
+  for _, thread in ipairs(threads) do
+    for _, ms in ipairs(thread:get("durations") or {}) do table.insert(all, ms) end
+  end
+  if #all == 0 then return -1, 0 end
+  table.sort(all)
+  return all[math.floor((#all + 1) / 2)] * 1000, #all
+end"""
+TIMING_OFF = "timing_p50 = function() return -1, 0 end"
 
 
 @dataclass
@@ -54,6 +81,7 @@ class Load:
     p99_ms: float = float("nan")
     max_ms: float = float("nan")
     mean_ms: float = float("nan")
+    server_predict_p50_ms: float | None = None  # median Server-Timing predict, when collected
     errors: dict[str, int] = field(default_factory=dict)
     failure: str | None = None
 
@@ -101,7 +129,7 @@ def ensure_wrk() -> str:
     return found
 
 
-def lua_script(method: str, body: bytes | None) -> str:
+def lua_script(method: str, body: bytes | None, *, server_timing: bool = False) -> str:
     """Return the Lua script that sends ``body`` (a Lua long string: JSON never holds ']==]')."""
     body_line = ""
     if body is not None:
@@ -110,7 +138,10 @@ def lua_script(method: str, body: bytes | None) -> str:
             msg = "request body contains the Lua long-string terminator ']==]'"
             raise ValueError(msg)
         body_line = f"wrk.body = [==[{text}]==]"
-    return LUA_TEMPLATE.format(method=method, body_line=body_line, prefix=RESULT_PREFIX)
+    timing = TIMING_ON if server_timing else TIMING_OFF
+    return LUA_TEMPLATE.format(
+        method=method, body_line=body_line, timing=timing, prefix=RESULT_PREFIX
+    )
 
 
 def run(
@@ -120,6 +151,7 @@ def run(
     duration_s: float,
     body: bytes | None = None,
     method: str = "POST",
+    server_timing: bool = False,
 ) -> Load:
     """Load ``url`` for ``duration_s`` seconds over ``connections`` keep-alive connections.
 
@@ -129,7 +161,7 @@ def run(
     threads = min(connections, 2)
     load = Load(connections=connections, threads=threads, duration_s=duration_s)
     with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
-        script.write(lua_script(method, body))
+        script.write(lua_script(method, body, server_timing=server_timing))
     argv = [
         ensure_wrk(),
         f"-t{threads}",
@@ -164,5 +196,7 @@ def _parse(load: Load, proc: subprocess.CompletedProcess[str]) -> Load:
     load.rps = raw["requests"] / seconds if seconds > 0 else 0.0
     for key in ("p50", "p90", "p99", "max", "mean"):
         setattr(load, f"{key}_ms", raw[f"{key}_us"] / 1000)
+    if raw.get("server_predict_n", 0) > 0:
+        load.server_predict_p50_ms = raw["server_predict_p50_us"] / 1000
     load.errors = {k: raw[k] for k in ("connect", "read", "write", "status", "timeout") if raw[k]}
     return load

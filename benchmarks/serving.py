@@ -128,7 +128,11 @@ class Served:
         if args.warmup > 0:
             wrk.run(self.url(endpoint), connections=connections, duration_s=args.warmup, body=body)
         result = wrk.run(
-            self.url(endpoint), connections=connections, duration_s=args.duration, body=body
+            self.url(endpoint),
+            connections=connections,
+            duration_s=args.duration,
+            body=body,
+            server_timing=connections == 1,  # the model's share of each request's latency
         )
         log(f"    {self.side.name} {endpoint.key} rows={size} c={connections}: {_brief(result)}")
         return result

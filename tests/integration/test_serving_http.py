@@ -146,6 +146,19 @@ def test_tritonclient_grpc_infer(served: tuple[Serving, Any, pd.DataFrame]) -> N
     assert counted == {"200", "400"}
 
 
+def test_server_timing_tells_the_model_call_from_serving(
+    served: tuple[Serving, Any, pd.DataFrame],
+) -> None:
+    server, _, x = served
+    body = {"dataframe_split": {"columns": list(x.columns), "data": x[:3].to_numpy().tolist()}}
+    started = time.perf_counter()
+    r = httpx.post(server.url + "/invocations", json=body)
+    total_ms = (time.perf_counter() - started) * 1000
+    name, duration = r.headers["server-timing"].split(";dur=")
+    assert name == "predict"
+    assert 0 < float(duration) < total_ms
+
+
 def test_mlflow_scoring_payloads(served: tuple[Serving, Any, pd.DataFrame]) -> None:
     server, model, x = served
     rows = x[:4]

@@ -11,12 +11,12 @@ loads the monitoring stack (pandas, SciPy, scikit-learn) only once there is one.
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from sqlalchemy import Engine, func, select
 
+from conveyor._loops import PeriodicLoop
 from conveyor.errors import ConveyorError
 from conveyor.store import read, schema
 
@@ -46,7 +46,7 @@ def evaluate_all(monitors: Monitors) -> dict[str, Evaluation]:
     return results
 
 
-class MonitorLoop:
+class MonitorLoop(PeriodicLoop):
     """Evaluates every monitor every ``interval_s`` seconds in a daemon thread.
 
     ``monitors`` returns the service (built on first use); ``engine``, when given, is asked
@@ -60,28 +60,10 @@ class MonitorLoop:
         interval_s: float,
         engine: Engine | None = None,
     ) -> None:
+        super().__init__(interval_s, "conveyor-monitor")
         self._monitors = monitors
         self._engine = engine
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="conveyor-monitor", daemon=True)
-        self.rounds = 0
 
-    def start(self) -> MonitorLoop:
-        """Start the thread."""
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                if self._engine is None or has_monitors(self._engine):
-                    evaluate_all(self._monitors())
-            except Exception:  # e.g. the database is briefly unreachable: try next round
-                logger.exception("monitor loop round failed")
-            self.rounds += 1
-
-    def stop(self) -> None:
-        """Stop after the current round."""
-        self._stop.set()
-        self._thread.join()
+    def run_round(self) -> None:
+        if self._engine is None or has_monitors(self._engine):
+            evaluate_all(self._monitors())

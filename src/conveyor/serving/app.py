@@ -33,6 +33,7 @@ from conveyor.errors import (
     PayloadTooLargeError,
 )
 from conveyor.serving import inference, openapi
+from conveyor.serving.batching import MODEL_SECONDS
 from conveyor.serving.host import DeploymentHost, LoadedVersion, Pick
 from conveyor.serving.recorder import Served, TrafficRecorder
 from conveyor.serving.replica import Replica
@@ -302,7 +303,7 @@ class InferenceApp:
         body_out, extra = inference.encode_oip(
             host.name, pick.route.version, ctx["request_id"], request, predictions
         )
-        out_headers = _route_headers(pick) + extra
+        out_headers = _route_headers(pick) + extra + _timing()
         content_type = _JSON if not extra else b"application/octet-stream"
         return _Response(body_out, headers=out_headers, content_type=content_type)
 
@@ -327,7 +328,7 @@ class InferenceApp:
         ctx["predictions"] = predictions
         self._shadow(host, pick, payload, ctx["request_id"], predictions)
         encode = inference.encode_mlflow if kind == "invocations" else inference.encode_simple
-        return _Response(encode(predictions), headers=_route_headers(pick))
+        return _Response(encode(predictions), headers=_route_headers(pick) + _timing())
 
     # -- shadows ---------------------------------------------------------------------------
     def _shadow(
@@ -445,6 +446,11 @@ def _sticky(headers: dict[bytes, bytes], host: DeploymentHost) -> str | None:
         return None
     value = headers.get(table.sticky.split(":", 1)[1].encode())
     return value.decode("latin-1") if value is not None else None
+
+
+def _timing() -> list[tuple[bytes, bytes]]:
+    """``Server-Timing``: how long the model call took (the rest of the latency is serving's)."""
+    return [(b"server-timing", b"predict;dur=%.3f" % (MODEL_SECONDS.get() * 1000))]
 
 
 def _route_headers(pick: Pick) -> list[tuple[bytes, bytes]]:

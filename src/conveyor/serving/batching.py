@@ -45,6 +45,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Hashable, Sequence
 from concurrent.futures import Executor, ThreadPoolExecutor
+from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -62,7 +63,12 @@ from conveyor.serving.batch_timing import ArrivalForecast, LatencyModel, theil_s
 
 _log = logging.getLogger(__name__)
 
+# The duration of the model call that answered the caller's last ``submit`` (its whole batch):
+# the server reports it (``Server-Timing``) so that what serving adds can be told from the model.
+MODEL_SECONDS: ContextVar[float] = ContextVar("conveyor_model_seconds", default=0.0)
+
 __all__ = [
+    "MODEL_SECONDS",
     "AdaptiveBatcher",
     "ArrivalForecast",
     "BatchObserver",
@@ -155,7 +161,7 @@ def _call(predict: Callable[[ModelInput], Predictions], one: ModelInput) -> Pred
 
 
 class _Request:
-    __slots__ = ("_key", "enqueued", "future", "model_input", "rows")
+    __slots__ = ("_key", "enqueued", "future", "model_input", "model_s", "rows")
 
     def __init__(
         self,
@@ -170,6 +176,7 @@ class _Request:
         self.rows = rows
         self.future = future
         self.enqueued = enqueued
+        self.model_s = 0.0  # how long the model call of its batch took
         # A fresh object equals no other key: the request never shares a call.
         self._key: Hashable | None = object() if alone else None
 
@@ -284,6 +291,7 @@ class AdaptiveBatcher:
             self._pump_scheduled = True
             loop.call_soon(self._pump)
         result: Predictions = await request.future
+        MODEL_SECONDS.set(request.model_s)
         return result
 
     async def close(self) -> None:
@@ -400,6 +408,8 @@ class AdaptiveBatcher:
         observed: bool,
     ) -> None:
         self._running -= 1
+        for request in batch:
+            request.model_s = elapsed
         self._answer(batch, results)
         self._batches += 1
         self._requests += len(batch)

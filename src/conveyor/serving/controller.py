@@ -11,11 +11,11 @@ A round with nothing to do costs one small query and imports nothing of the anal
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Any
 
 from sqlalchemy import Engine, select
 
+from conveyor._loops import PeriodicLoop
 from conveyor.store import read, schema
 
 log = logging.getLogger(__name__)
@@ -57,30 +57,12 @@ def _promote_ab_winners(engine: Engine) -> None:
     promote_ab_winners(engine)
 
 
-class RolloutController:
+class RolloutController(PeriodicLoop):
     """Runs ``run_round`` every ``interval_s`` seconds in a daemon thread."""
 
     def __init__(self, engine: Engine, interval_s: float = 1.0) -> None:
+        super().__init__(interval_s, "conveyor-rollouts")
         self._engine = engine
-        self._interval_s = interval_s
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="conveyor-rollouts", daemon=True)
-        self.rounds = 0
 
-    def start(self) -> RolloutController:
-        """Start the thread."""
-        self._thread.start()
-        return self
-
-    def _run(self) -> None:
-        while not self._stop.wait(self._interval_s):
-            try:
-                run_round(self._engine)
-            except Exception:  # e.g. the database is briefly unreachable: try next round
-                log.exception("rollout controller round failed")
-            self.rounds += 1
-
-    def stop(self) -> None:
-        """Stop after the current round."""
-        self._stop.set()
-        self._thread.join()
+    def run_round(self) -> None:
+        run_round(self._engine)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -23,6 +24,7 @@ log = logging.getLogger(__name__)
 
 Loader = Callable[[str, int], Any]  # (model name, version) -> PyFuncModel
 Source = Callable[[], RouteTable]  # blocking: reads the store
+LOAD_SWITCH_INTERVAL_S = 0.0005
 
 
 @dataclass
@@ -131,10 +133,14 @@ class DeploymentHost:
         """
         enabled = gc.isenabled()
         gc.disable()
+        # While loading, the event loop waits at most 0.5 ms (not 5) for the GIL.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, LOAD_SWITCH_INTERVAL_S))
         try:
             model = self._loader(table.model_name, version)
             plan, batcher = self._prepare(model, table, version)  # checks the plan by predicting
         finally:
+            sys.setswitchinterval(switch)
             if enabled:
                 gc.enable()
         gc.collect(1)  # young garbage only (cheap), so freezing keeps no dead objects

@@ -182,13 +182,18 @@ def _bash_block(marker: str) -> list[str]:
     return [line.split("  #")[0].strip() for line in block.replace("\\\n", " ").splitlines()]
 
 
+def _shell(line: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    """Run one of the README's command lines as a user's shell would."""
+    return subprocess.run(  # noqa: S602 - the README's own command line
+        line, shell=True, cwd=cwd, env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
 def test_serving_tour_runs(tmp_path: Path) -> None:
     """Register churn v1..v9, then run the serving tour's commands against real replicas."""
-    import time
-
     import httpx
 
-    from tests.servers import free_port
+    from tests.servers import free_port, wait_healthy
 
     prelude = (
         "import pandas as pd, conveyor\n"
@@ -227,16 +232,7 @@ def test_serving_tour_runs(tmp_path: Path) -> None:
                 line += f" --port {port}"
             if "--deployment" in line:  # the deployment must exist before its replica starts
                 create = next(c for c in commands if c.startswith("conveyor deployments create"))
-                done = subprocess.run(  # noqa: S602 - the README's own command line
-                    create,
-                    shell=True,
-                    cwd=tmp_path,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                    check=False,
-                )
+                done = _shell(create, tmp_path, env)
                 assert done.returncode == 0, done.stdout + done.stderr
             servers.append(
                 subprocess.Popen(  # noqa: S602 - the README's own command line
@@ -248,14 +244,7 @@ def test_serving_tour_runs(tmp_path: Path) -> None:
                 )
             )
             url = f"http://127.0.0.1:{port}"
-            deadline = time.monotonic() + 90
-            while time.monotonic() < deadline:
-                try:
-                    if httpx.get(url + "/v2/health/ready", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                time.sleep(0.1)
+            wait_healthy(url, timeout_s=90)  # the inference app's /health is 200 once ready
             r = httpx.post(
                 url + "/invocations", content=body, headers={"content-type": "application/json"}
             )
@@ -263,16 +252,7 @@ def test_serving_tour_runs(tmp_path: Path) -> None:
             assert r.json() == {"predictions": [1]}
         for command in commands[2:]:
             if command.startswith("conveyor deployments") and " create " not in command:
-                done = subprocess.run(  # noqa: S602 - the README's own command line
-                    command,
-                    shell=True,
-                    cwd=tmp_path,
-                    env=env,
-                    capture_output=True,
-                    text=True,
-                    timeout=60,
-                    check=False,
-                )
+                done = _shell(command, tmp_path, env)
                 assert done.returncode == 0, command + done.stdout + done.stderr
         shown = subprocess.run(
             ["conveyor", "deployments", "show", "churn-svc", "--json"],

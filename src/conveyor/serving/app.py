@@ -294,12 +294,7 @@ class InferenceApp:
         ctx["pick"] = pick
         request = inference.decode_oip(body, header_length)
         ctx["request_id"] = request.id or _request_id(headers)
-        planned = inference.build(pick.loaded, request)
-        ctx["rows"] = planned.n_rows
-        ctx["inputs"] = planned.data
-        predictions = await inference.predict(pick.loaded, planned)
-        ctx["predictions"] = predictions
-        self._shadow(host, pick, request, ctx["request_id"], predictions)
+        predictions = await self._predict(host, pick, request, ctx)
         body_out, extra = inference.encode_oip(
             host.name, pick.route.version, ctx["request_id"], request, predictions
         )
@@ -321,14 +316,21 @@ class InferenceApp:
             payload = inference.decode_mlflow(body, content_type)
         else:
             payload = inference.decode_simple(body)
+        predictions = await self._predict(host, pick, payload, ctx)
+        encode = inference.encode_mlflow if kind == "invocations" else inference.encode_simple
+        return _Response(encode(predictions), headers=_route_headers(pick) + _timing())
+
+    async def _predict(
+        self, host: DeploymentHost, pick: Pick, payload: Any, ctx: dict[str, Any]
+    ) -> Any:
+        """Check the decoded payload against the picked version, predict, copy to shadows."""
         planned = inference.build(pick.loaded, payload)
         ctx["rows"] = planned.n_rows
         ctx["inputs"] = planned.data
         predictions = await inference.predict(pick.loaded, planned)
         ctx["predictions"] = predictions
         self._shadow(host, pick, payload, ctx["request_id"], predictions)
-        encode = inference.encode_mlflow if kind == "invocations" else inference.encode_simple
-        return _Response(encode(predictions), headers=_route_headers(pick) + _timing())
+        return predictions
 
     # -- shadows ---------------------------------------------------------------------------
     def _shadow(

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from conveyor._allocator import retain_freed_memory
 from conveyor.monitoring.reference import ReferenceProfile
 from conveyor.monitoring.sketches import KLLSketch, NumericSketch, WindowSketch, runs
 
@@ -404,6 +405,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rows (under a minute)")
     args = parser.parse_args()
+    # As the ``conveyor`` command does at start: freed arrays are reused, not page-faulted anew.
+    retain_freed_memory()
     rng = np.random.default_rng(20_240_601)
     profile = ReferenceProfile.from_frame(frame(rng, 10_000))
     data = columns(frame(rng, 1_000_000, shift=0.3))

@@ -87,6 +87,15 @@ class LatencyModel:
         self._unfitted = 0
         self._fitted_at = now
 
+    @property
+    def fitted(self) -> bool:
+        """Whether ``a`` and ``b`` come from measured batches (not the warm-up zeros)."""
+        return self._fitted_at > -math.inf
+
+    def seconds(self, rows: int) -> float:
+        """Return the expected seconds of a batch of ``rows`` rows."""
+        return self.a_s * rows + self.b_s
+
 
 class ArrivalForecast:
     """Predicts when the next requests will arrive, from two signals.

@@ -210,11 +210,84 @@ def test_a_lone_client_is_served_without_waiting(run: Run) -> None:
             times.append(time.perf_counter() - started)
         assert batcher.stats.latency_b_s > 0.0015  # the fit is live, so waiting was possible
         await batcher.close()
-        # A wait would add whole milliseconds (up to 50); the thread hop costs microseconds.
+        # A wait would add whole milliseconds (up to 50); the call is answered on the loop.
         assert statistics.median(times[10:]) < 0.002 + 0.0015
 
     run(main)
     assert model.calls == [1] * 40
+
+
+class ThreadRecordingModel(Model):
+    """A ``Model`` that also records the thread of every call."""
+
+    def __init__(self, *, delay_s: float = 0.0) -> None:
+        super().__init__(delay_s=delay_s)
+        self.threads: list[str] = []
+
+    def predict(self, data: ModelInput) -> Any:
+        self.threads.append(threading.current_thread().name)
+        return super().predict(data)
+
+
+def test_an_idle_batcher_answers_a_short_call_on_the_event_loop(run: Run) -> None:
+    model = ThreadRecordingModel(delay_s=0.001)
+    loop_thread = threading.current_thread().name
+
+    async def main() -> None:
+        recorder = Recorder()
+        batcher = AdaptiveBatcher(model.predict, observer=recorder)
+        for i in range(30):
+            assert np.array_equal(await batcher.submit(rows_from(i, 1)), rows_from(i, 1) * 2)
+        stats = batcher.stats
+        await batcher.close()
+        # Every call counts, whichever thread made it.
+        assert (stats.batches, stats.requests, stats.running) == (30, 30, 0)
+        assert len(recorder.sizes) == len(recorder.latencies) == 30
+
+    run(main)
+    # The first calls go to the worker: the batcher knows nothing of the model's latency yet.
+    assert model.threads[0].startswith("conveyor-batch")
+    assert set(model.threads[10:]) == {loop_thread}
+
+
+def test_a_slow_model_or_inline_max_0_keeps_every_call_off_the_event_loop(run: Run) -> None:
+    slow, off = ThreadRecordingModel(delay_s=0.012), ThreadRecordingModel()
+
+    async def main() -> None:
+        batchers = [AdaptiveBatcher(slow.predict), AdaptiveBatcher(off.predict, inline_max_ms=0)]
+        for batcher in batchers:
+            for i in range(12):
+                await batcher.submit(rows_from(i, 1))
+            await batcher.close()
+
+    run(main)
+    assert all(name.startswith("conveyor-batch") for name in slow.threads + off.threads)
+
+
+def test_an_inline_call_that_fails_fails_its_caller_only(run: Run) -> None:
+    model = ThreadRecordingModel()
+
+    def predict(data: ModelInput) -> Any:
+        if isinstance(data, np.ndarray) and data[0, 0] < 0:
+            raise ValueError("negative input")
+        if isinstance(data, np.ndarray) and data[0, 0] == 1e6:
+            raise SystemExit(2)
+        return model.predict(data)
+
+    async def main() -> None:
+        batcher = AdaptiveBatcher(predict)
+        for i in range(12):
+            await batcher.submit(rows_from(i, 1))
+        with pytest.raises(ValueError, match="negative input"):
+            await batcher.submit(-rows_from(1, 1))
+        with pytest.raises(RuntimeError, match="model predict raised SystemExit"):
+            await batcher.submit(np.full((1, 3), 1e6))
+        assert np.array_equal(await batcher.submit(rows_from(3, 1)), rows_from(3, 1) * 2)
+        assert batcher.stats.running == 0
+        await batcher.close()
+
+    run(main)
+    assert model.threads[-1] == threading.current_thread().name
 
 
 def test_closed_loop_clients_are_not_split_into_alternating_half_batches(run: Run) -> None:

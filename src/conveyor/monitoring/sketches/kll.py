@@ -113,7 +113,10 @@ class KLLSketch:
         self.count += n
         self._size += n
         self._pending.append(np.array(values, dtype=np.float64))
-        if self._size > self._total_capacity:
+        # Lazy by up to k items: compacting as soon as the sketch is one item over would, at
+        # request batches of tens of rows, run a compaction (a Python-level sort and slices,
+        # ~30 us) for nearly every batch; with k items of slack one runs per ~k items.
+        if self._size > self._total_capacity + self.k:
             self._compress()
         return self
 
@@ -202,7 +205,8 @@ class KLLSketch:
 
     @property
     def size(self) -> int:
-        """Number of items retained (about ``3k`` plus 2 per level, whatever ``count`` is)."""
+        """Number of items retained (about ``3k`` plus 2 per level, whatever ``count`` is, and
+        up to ``k`` more between compactions)."""
         return self._size
 
     @property
@@ -276,6 +280,12 @@ class KLLSketch:
         return t / self.count
 
     # --- serialisation -------------------------------------------------------------------
+
+    def fit(self) -> KLLSketch:
+        """Compact until the items fit the capacity, without the slack ``update`` allows
+        (done before a window is stored: less for a merge to read)."""
+        self._compress()
+        return self
 
     def parts(self) -> KLLParts:
         """Return the state: count, LCG state, sum of w**2, dropped extremes, the levels.

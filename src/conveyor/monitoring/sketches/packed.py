@@ -110,7 +110,7 @@ def encode(
     for i, (name, sketch) in enumerate(columns.items()):
         records = {"types": sketch.mismatch_types}
         if isinstance(sketch, NumericSketch):
-            kll = sketch.quantiles.parts()
+            kll = sketch.quantiles.fit().parts()
             spec.append(["numeric", name, sketch.edges.tolist(), sketch.quantiles.k])
             ints += sketch.slot_counts.tolist()
             ints += [sketch.missing, sketch.inf_count, sketch.type_mismatch, sketch.absent]

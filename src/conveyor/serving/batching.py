@@ -9,12 +9,14 @@ Forming a batch
 
 Answering on the event loop
     Handing a request to the worker thread and its answer back costs two thread wake-ups
-    (~0.1-0.3 ms each on a loaded VM). When the batcher is idle (nothing queued, nothing
-    running), would send the request at once anyway, and the model's measured latency is
-    short (``inline_max_ms``, 10 ms by default), the request is answered on the event loop
-    itself: the only requests it can hold back are ones that would have queued behind it for
-    the same single worker. Under load a batch is nearly always running, so requests go to
-    the worker and batch as before.
+    (~0.1-0.3 ms each on a loaded VM). When a batch due now is one request, nothing else is
+    queued or running, and the model's measured latency is short (``inline_max_ms``, 10 ms
+    by default), the request is answered on the event loop itself: the only requests it can
+    hold back are ones that would have queued behind it for the same single worker. The
+    decision is taken where batches are (after every request ready in this loop iteration is
+    queued), never in ``submit``: requests that arrived while the loop was busy then batch
+    together instead of each going inline in turn. Under load a batch is nearly always
+    running, so requests go to the worker and batch as before.
 
 Waiting for more
     Dispatching at once can lock closed-loop clients into half-size batches: while group A's
@@ -303,9 +305,7 @@ class AdaptiveBatcher:
         self._forecast.on_arrival(request.enqueued)
         self._queue.append(request)
         self._queued_rows += rows
-        if self._may_answer_inline(request):
-            self._answer_inline(request)
-        elif not self._pump_scheduled and self._running < self._max_running:
+        if not self._pump_scheduled and self._running < self._max_running:
             # Decide after the other requests that are ready in this loop iteration are queued.
             self._pump_scheduled = True
             loop.call_soon(self._pump)
@@ -349,30 +349,29 @@ class AdaptiveBatcher:
             if deadline > now:
                 self._set_timer(loop, deadline)
                 return
-            self._launch(self._take_batch())
+            batch = self._take_batch()
+            if not self._answer_inline(batch):
+                self._launch(batch)
         self._cancel_timer()
         if self._drained is not None and not self._queue and self._running == 0:
             self._drained.set()
 
-    def _may_answer_inline(self, request: _Request) -> bool:
-        """Whether ``request`` alone is due now, on an idle batcher, and its call is short."""
-        return (
-            self._running == 0
-            and len(self._queue) == 1
-            and not self._pump_scheduled
-            and self._inline_max_s > 0
-            and self._latency.fitted
-            and self._latency.seconds(request.rows) <= self._inline_max_s
-            and self._deadline(request.enqueued) <= request.enqueued
-        )
-
-    def _answer_inline(self, request: _Request) -> None:
-        """Run ``request``'s model call on the event loop and answer it (see the module doc)."""
-        self._queue.popleft()
-        self._queued_rows -= request.rows
-        self._note_dispatch([request])
+    def _answer_inline(self, batch: list[_Request]) -> bool:
+        """Answer a lone request on the event loop if the batcher is idle and its model call is
+        measured to be short (see the module doc); return whether it did."""
+        if (
+            len(batch) != 1
+            or self._queue
+            or self._running
+            or not self._inline_max_s
+            or not self._latency.fitted
+            or self._latency.seconds(batch[0].rows) > self._inline_max_s
+        ):
+            return False
+        self._note_dispatch(batch)
         self._running += 1
-        self._finish([request], *self._run([request]))
+        self._complete(batch, *self._run(batch))
+        return True
 
     def _deadline(self, now: float) -> float:
         if self._closing or self._max_wait_s <= 0 or self._queued_rows >= self._max_rows:
@@ -454,6 +453,17 @@ class AdaptiveBatcher:
         elapsed: float,
         observed: bool,
     ) -> None:
+        self._complete(batch, results, elapsed, observed)
+        self._pump()
+
+    def _complete(
+        self,
+        batch: list[_Request],
+        results: Sequence[Predictions | Exception],
+        elapsed: float,
+        observed: bool,
+    ) -> None:
+        """Answer a batch's callers and record its measurements."""
         self._running -= 1
         for request in batch:
             request.model_s = elapsed
@@ -465,7 +475,6 @@ class AdaptiveBatcher:
             self._latency.observe(sum(r.rows for r in batch), elapsed, now=now)
         self._forecast.on_completion(now, len(batch))
         self._observer.batch_latency(elapsed)
-        self._pump()
 
     @staticmethod
     def _answer(batch: list[_Request], results: Sequence[Predictions | Exception]) -> None:

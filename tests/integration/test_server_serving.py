@@ -122,6 +122,25 @@ def test_inference_routes_need_a_token_when_auth_is_on(sqlite_workspace: Workspa
         assert "Bearer" in r.json()["error"]["message"]
 
 
+def test_a_viewer_token_may_predict_but_not_write(sqlite_workspace: Workspace) -> None:
+    from conveyor.governance import Projects, Tokens, Users
+
+    Users(sqlite_workspace.engine).create("reader", actor="owner")
+    Projects(sqlite_workspace.engine).grant("default", "reader", "viewer", actor="owner")
+    token = Tokens(sqlite_workspace.engine).create("reader", actor="owner").token
+    headers = {"Authorization": f"Bearer {token}"}
+    with ThreadServer(
+        sqlite_workspace, auth=True, serve_deployments=True, monitor_interval_s=0
+    ) as srv:
+        body = {"instances": [[1]]}
+        r = httpx.post(srv.url + "/deployments/churn/invocations", json=body, headers=headers)
+        # past the role check: the inference app answers that no such deployment is served
+        assert r.status_code == 404, r.text
+        assert "'churn'" in r.json()["message"]
+        r = httpx.post(srv.url + "/api/v1/experiments", json={"name": "x"}, headers=headers)
+        assert r.status_code == 403
+
+
 def test_a_server_without_deployments_does_not_import_the_serving_stack(tmp_path: Path) -> None:
     code = f"""
 import asyncio, sys

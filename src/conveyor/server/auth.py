@@ -22,6 +22,7 @@ from starlette.requests import Request
 
 from conveyor.errors import ConveyorError, PermissionDeniedError, UnauthenticatedError
 from conveyor.governance.roles import Principal, Role
+from conveyor.server.inference_routes import is_inference_path
 from conveyor.store import events
 
 if TYPE_CHECKING:
@@ -127,8 +128,9 @@ def token_of(headers: dict[bytes, bytes]) -> str | None:
 
 
 def needed_role(method: str, path: str) -> Role:
-    """The least role a request needs somewhere: reads (and searches) viewer, writes editor."""
-    if method in READ_METHODS or path.endswith("/search"):
+    """The least role a request needs somewhere: reads, searches and predictions (the inference
+    routes: a prediction changes nothing) viewer, writes editor."""
+    if method in READ_METHODS or path.endswith("/search") or is_inference_path(path):
         return "viewer"
     return "editor"
 

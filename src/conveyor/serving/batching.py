@@ -370,7 +370,7 @@ class AdaptiveBatcher:
             return False
         self._note_dispatch(batch)
         self._running += 1
-        self._complete(batch, *self._run(batch))
+        self._finish(batch, *self._run(batch), pump=False)
         return True
 
     def _deadline(self, now: float) -> float:
@@ -452,18 +452,10 @@ class AdaptiveBatcher:
         results: Sequence[Predictions | Exception],
         elapsed: float,
         observed: bool,
+        *,
+        pump: bool = True,  # False when called from the pump itself (an inline answer)
     ) -> None:
-        self._complete(batch, results, elapsed, observed)
-        self._pump()
-
-    def _complete(
-        self,
-        batch: list[_Request],
-        results: Sequence[Predictions | Exception],
-        elapsed: float,
-        observed: bool,
-    ) -> None:
-        """Answer a batch's callers and record its measurements."""
+        """Answer a batch's callers, record its measurements, and dispatch what is next."""
         self._running -= 1
         for request in batch:
             request.model_s = elapsed
@@ -475,6 +467,8 @@ class AdaptiveBatcher:
             self._latency.observe(sum(r.rows for r in batch), elapsed, now=now)
         self._forecast.on_completion(now, len(batch))
         self._observer.batch_latency(elapsed)
+        if pump:
+            self._pump()
 
     @staticmethod
     def _answer(batch: list[_Request], results: Sequence[Predictions | Exception]) -> None:

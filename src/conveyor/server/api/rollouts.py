@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Query, Request
+from fastapi import APIRouter, Body, Path, Query, Request
 from pydantic import BaseModel, Field
 
 from conveyor.errors import NotFoundError
@@ -117,12 +117,16 @@ def get_rollout(
 
 @router.post("/deployments/{name}/rollouts/{rollout_id}/abort")
 def abort_rollout(
-    name: str, rollout_id: RolloutId, request: Request, body: RolloutAbort | None = None
+    name: str,
+    rollout_id: RolloutId,
+    request: Request,
+    # not ``RolloutAbort | None``: FastAPI 0.165 then makes pydantic warn about the union
+    body: Annotated[RolloutAbort, Body(default_factory=RolloutAbort)],
 ) -> Rollout:
     """Stop the rollout and send every request to the primary again."""
     service = _authorize(request, name, "editor")
     _of(service, name, rollout_id)
-    reason = body.reason if body is not None else ""
+    reason = body.reason
     return service.abort(name, rollout_id=rollout_id, reason=reason, actor=actor_of(request))
 
 

@@ -30,6 +30,7 @@ from typing import NamedTuple
 import numpy as np
 import numpy.typing as npt
 
+from conveyor.monitoring.sketches.joined import Joined
 from conveyor.monitoring.sketches.kll import compress_variance
 
 FloatArray = npt.NDArray[np.float64]
@@ -88,10 +89,9 @@ def merge(runs: Runs, ks: Sequence[int], variances: FloatArray, seeds: Sequence[
     n_columns = runs.heights.shape[1]
     if not n_columns:
         return Merged([], np.zeros(0), np.zeros(0), np.zeros(0))
+    joined = Joined(runs.items)
     column, level, window = _segments(runs.heights)
-    window_items = np.array([len(items) for items in runs.items], dtype=np.int64)
-    window_start = np.cumsum(window_items) - window_items
-    start = np.cumsum(runs.sizes) - runs.sizes - window_start[window]
+    start = np.cumsum(runs.sizes) - runs.sizes - joined.starts[window]
     heights = runs.heights.max(axis=0) if runs.heights.size else np.ones(n_columns, np.int64)
     columns = _Columns(ks, variances, heights.tolist())
     halvable = runs.is_sorted[window] & (runs.sizes >= 2)
@@ -105,7 +105,8 @@ def merge(runs: Runs, ks: Sequence[int], variances: FloatArray, seeds: Sequence[
     seed = np.asarray(seeds, dtype=np.uint64)[column[halved]] + run_id
     leftovers, variance = _halve(pieces, halved, steps[halved], seed, n_columns)
     grouped, top = _grouped(_concat([pieces, *leftovers]))
-    values = _take(runs.items, _concat([grouped, ends]))
+    with joined:
+        values = _take(joined, _concat([grouped, ends]))
     n = int(grouped.size.sum())
     # Halving drops items: keep the extremes exact (a sorted run starts at its min).
     low, high = np.full(n_columns, np.inf), np.full(n_columns, -np.inf)
@@ -259,11 +260,10 @@ def _grouped(pieces: _Pieces) -> tuple[_Pieces, int]:
     return _Pieces(*(field[order] for field in pieces)), top
 
 
-def _take(items: Sequence[FloatArray], pieces: _Pieces) -> FloatArray:
+def _take(joined: Joined, pieces: _Pieces) -> FloatArray:
     """Return the items of every piece, piece after piece (one gather over all windows)."""
-    sizes = np.array([len(run) for run in items], dtype=np.int64)
-    first = pieces.first + (np.cumsum(sizes) - sizes)[pieces.window]
-    return np.concatenate(items)[_strided_index(first, pieces.stride, pieces.size)]
+    first = pieces.first + joined.starts[pieces.window]
+    return joined.take(_strided_index(first, pieces.stride, pieces.size))
 
 
 def _split(

@@ -307,6 +307,7 @@ def analyze(
         "p99_ms": _pct(latency_ms[window], 99),
         "first_new_after_s": round(float(by_new.min()) - moved_at, 3),
         "max_whole_run_ms": float(latency_ms.max()),
+        "steady_floor": _steady_floor(steady, end - moved_at, p99),
     }
     out["ratio_to_p99"] = worst / p99 if p99 else float("nan")
     out["summary"] = (
@@ -314,6 +315,25 @@ def analyze(
         f"{end - moved_at:.1f} s swap window ({out['ratio_to_p99']:.2f}x); {errors} errors"
     )
     return out
+
+
+def _steady_floor(steady: dict[str, Any], window_s: float, p99: float) -> float:
+    """The worst ``max / p99`` over windows as long as the swap window in the steady run (no
+    swap at all, windows overlapping by half): what the ratio is without any swap."""
+    starts = np.asarray(steady["start"])
+    latency_ms = np.asarray(steady["latency_s"]) * 1000
+    if not len(starts) or not p99 or window_s <= 0:
+        return float("nan")
+    starts = starts - starts.min()
+    ratios, at = [], 0.0
+    while at + window_s <= starts.max() or not ratios:
+        inside = (starts >= at) & (starts < at + window_s)
+        if inside.any():
+            ratios.append(float(latency_ms[inside].max()) / p99)
+        at += window_s / 2
+        if at > starts.max():
+            break
+    return max(ratios) if ratios else float("nan")
 
 
 def _pct(values: Any, q: float) -> float:

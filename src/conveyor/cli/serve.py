@@ -103,6 +103,7 @@ def serve(  # noqa: PLR0917 - typer maps options to parameters
 
     from conveyor.errors import InvalidArgumentError
     from conveyor.serving.factory import ServeSpec
+    from conveyor.serving.http_protocol import OneWriteHttpToolsProtocol
     from conveyor.serving.policy import check_log_sample
 
     if not model_uri and not deployment and not all_deployments:
@@ -142,6 +143,10 @@ def serve(  # noqa: PLR0917 - typer maps options to parameters
         log_level=log_level,
         access_log=False,
         lifespan="on",
+        # the answer's head and body in one write: one segment, one wake-up of the client
+        http=OneWriteHttpToolsProtocol,
+        proxy_headers=False,  # the app reads no client address: skip rewriting it per request
+        server_header=False,
     )
 
 

@@ -166,7 +166,11 @@ class InferenceApp:
             err = ConveyorError("internal error; the server log has the details")
             response = _Response(_error_body(err, protocol), 500)
         request_id = ctx.get("request_id")
-        headers = [(b"content-type", response.content_type), *response.headers]
+        headers = [
+            (b"content-type", response.content_type),
+            (b"content-length", b"%d" % len(response.body)),
+            *response.headers,
+        ]
         if request_id:
             headers.append((b"x-request-id", request_id.encode()))
         await send({"type": "http.response.start", "status": response.status, "headers": headers})

@@ -15,7 +15,9 @@ Answering on the event loop
     hold back are ones that would have queued behind it for the same single worker. The
     decision is taken where batches are (after every request ready in this loop iteration is
     queued), never in ``submit``: requests that arrived while the loop was busy then batch
-    together instead of each going inline in turn. Under load a batch is nearly always
+    together instead of each going inline in turn. The exception is a lone caller (one client
+    connection open, ``lone_caller``): no request can be waiting to join, so an idle batcher
+    answers in ``submit`` and spares the loop iteration. Under load a batch is nearly always
     running, so requests go to the worker and batch as before.
 
 Waiting for more
@@ -220,6 +222,9 @@ class AdaptiveBatcher:
         inline_max_ms: Answer a request on the event loop, sparing the two thread hand-offs,
             when the batcher is idle and a batch is measured to take at most this long; 0
             never does.
+        lone_caller: Says when no other request can be on its way to the batcher (one client
+            connection open): an idle batcher then answers a short request inline at once,
+            in ``submit``, instead of after the loop's other ready work.
 
     Raises:
         InvalidArgumentError: A limit is out of range.
@@ -235,12 +240,14 @@ class AdaptiveBatcher:
         observer: BatchObserver | None = None,
         max_concurrency: int = 1,
         inline_max_ms: float = 10.0,
+        lone_caller: Callable[[], bool] | None = None,
     ) -> None:
         _check_limits(max_batch_size, max_latency_ms, max_concurrency)
         if not 0 <= inline_max_ms <= 60_000:
             msg = f"inline_max_ms must be between 0 and 60000, got {inline_max_ms}"
             raise InvalidArgumentError(msg, field="inline_max_ms")
         self._inline_max_s = inline_max_ms / 1000.0
+        self._lone_caller = lone_caller or _never
         self._predict = predict
         self._max_rows = max_batch_size
         self._max_wait_s = max_latency_ms / 1000.0
@@ -303,6 +310,16 @@ class AdaptiveBatcher:
             model_input, rows, loop.create_future(), time.perf_counter(), alone=alone
         )
         self._forecast.on_arrival(request.enqueued)
+        if (
+            not self._queue
+            and not self._pump_scheduled
+            and self._lone_caller()
+            and self._answer_inline([request])
+        ):
+            # No one else can be waiting to join: answered now, without a trip through the loop.
+            MODEL_SECONDS.set(request.model_s)
+            answered: Predictions = request.future.result()
+            return answered
         self._queue.append(request)
         self._queued_rows += rows
         if not self._pump_scheduled and self._running < self._max_running:
@@ -496,6 +513,10 @@ class AdaptiveBatcher:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+def _never() -> bool:
+    return False
 
 
 def _rows_of_alone(model_input: object) -> int:

@@ -18,7 +18,7 @@ from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
-__all__ = ["OneWriteHttpToolsProtocol"]
+__all__ = ["OneWriteHttpToolsProtocol", "lone_connection"]
 
 # Above this, the head is written on its own rather than copied in front of the body.
 _JOIN_MAX_BYTES = 64 * 1024
@@ -66,8 +66,31 @@ class _HeadHeldBack:
         return getattr(self._real, name)
 
 
+_open_connections = 0  # this process's connections served by the protocol below
+
+
+def lone_connection() -> bool:
+    """Whether exactly one client connection is open to this process (``conveyor serve``).
+
+    HTTP/1.1 answers one connection's requests in turn, so a lone connection's request never
+    has a concurrent one to batch with (``AdaptiveBatcher``'s ``lone_caller``).
+    """
+    return _open_connections == 1
+
+
 class OneWriteHttpToolsProtocol(HttpToolsProtocol):
-    """``HttpToolsProtocol`` whose responses leave in one write (see the module doc)."""
+    """``HttpToolsProtocol`` whose responses leave in one write (see the module doc); it also
+    counts the open connections (``lone_connection``)."""
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        global _open_connections  # noqa: PLW0603 - one count per process, read per request
+        _open_connections += 1
+        super().connection_made(transport)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        global _open_connections  # noqa: PLW0603
+        _open_connections -= 1
+        super().connection_lost(exc)
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()

@@ -16,6 +16,7 @@ from typing import Any
 from conveyor.errors import ConveyorError, InvalidArgumentError
 from conveyor.serving.batching import AdaptiveBatcher
 from conveyor.serving.host import DeploymentHost, LoadedVersion, Pick
+from conveyor.serving.http_protocol import lone_connection
 from conveyor.serving.payloads import (
     InputPlan,
     Payload,
@@ -54,6 +55,7 @@ def prepare(
         max_batch_size=batching.max_batch_size if batching.enabled else 1,
         max_latency_ms=batching.max_latency_ms if batching.enabled else 0.0,
         observer=BatchMetrics(metrics, deployment, str(version)),
+        lone_caller=lone_connection,
     )
     return plan, batcher
 

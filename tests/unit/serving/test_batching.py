@@ -663,3 +663,48 @@ def test_limits_out_of_range_are_refused(limits: dict[str, Any], match: str) -> 
     with pytest.raises(InvalidArgumentError, match=match) as caught:
         AdaptiveBatcher(lambda data: data, **limits)
     assert caught.value.field == next(iter(limits))
+
+
+def test_a_lone_caller_is_answered_in_submit_without_yielding_to_the_loop(run: Run) -> None:
+    model = ThreadRecordingModel(delay_s=0.001)
+
+    async def main() -> None:
+        lone = [True]
+        batcher = AdaptiveBatcher(model.predict, lone_caller=lambda: lone[0])
+        for i in range(12):  # fit the latency first
+            await batcher.submit(rows_from(i, 1))
+        ticks: list[int] = []
+        loop = asyncio.get_running_loop()
+        loop.call_soon(ticks.append, 1)  # runs at the loop's next turn
+        answer = await batcher.submit(rows_from(5, 1))
+        assert np.array_equal(answer, rows_from(5, 1) * 2)
+        assert ticks == []  # answered before the loop turned
+        assert model.threads[-1] == threading.current_thread().name
+        # Not alone: two requests ready together still form one batch, as before.
+        lone[0] = False
+        calls = len(model.calls)
+        await asyncio.gather(*(batcher.submit(rows_from(i, 1)) for i in range(2)))
+        assert model.calls[calls:] == [2]
+        stats = batcher.stats
+        await batcher.close()
+        assert (stats.batches, stats.requests, stats.running) == (14, 15, 0)
+
+    run(main)
+
+
+def test_a_lone_callers_inline_failure_is_raised_to_it(run: Run) -> None:
+    def predict(data: Any) -> Any:
+        if data[0, 0] < 0:
+            raise ValueError("negative input")
+        return data * 2
+
+    async def main() -> None:
+        batcher = AdaptiveBatcher(predict, lone_caller=lambda: True)
+        for i in range(12):
+            await batcher.submit(rows_from(i, 1))
+        with pytest.raises(ValueError, match="negative input"):
+            await batcher.submit(-rows_from(1, 1))
+        assert batcher.stats.running == 0
+        await batcher.close()
+
+    run(main)

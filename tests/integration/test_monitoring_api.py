@@ -71,6 +71,10 @@ def test_the_monitoring_loop_over_http(server: str) -> None:
         )
         assert labels.json() == {"matched": 100, "unknown": 1}
         result = api.post("/monitors/churn/evaluate", json={"until_ms": MINUTE}).json()
+        # no body: evaluate up to now; the window above is already evaluated
+        again = api.post("/monitors/churn/evaluate")
+        assert again.status_code == 200, again.text
+        assert again.json()["windows"] == []
         (window,) = result["windows"]
         assert window["signals"]["psi"]["age"] > 0.25
         assert "estimated_accuracy" in window["signals"]

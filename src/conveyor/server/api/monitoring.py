@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Body, Depends, Query, Request
 from pydantic import BaseModel, Field
 
 from conveyor.errors import InvalidArgumentError, NotFoundError
@@ -156,9 +156,14 @@ def log_deployment_labels(deployment: str, body: Labels, monitors: MonitorsDep) 
 
 
 @router.post("/monitors/{name}/evaluate")
-def evaluate(name: str, monitors: MonitorsDep, body: EvaluateBody | None = None) -> dict[str, Any]:
+def evaluate(
+    name: str,
+    monitors: MonitorsDep,
+    # not ``EvaluateBody | None``: FastAPI then makes pydantic warn about the body's alias
+    body: Annotated[EvaluateBody, Body(default_factory=EvaluateBody)],
+) -> dict[str, Any]:
     """Evaluate every window closed since the last evaluation."""
-    return monitors.evaluate(name, until_ms=body.until_ms if body else None).to_dict()
+    return monitors.evaluate(name, until_ms=body.until_ms).to_dict()
 
 
 @router.get("/monitors/{name}/values")

@@ -803,7 +803,10 @@ class Benchmark:
         for name, workload, params, unit, expected in workloads:
             # Client and server share two cores with whatever else runs: each side's best of
             # SERVER_REPEATS interleaved measurements, so a noisy moment hits both alike.
-            tries: dict[str, list[Result]] = {"conveyor": [], "mlflow": []}
+            tries: dict[Literal["conveyor", "mlflow"], list[Result]] = {
+                "conveyor": [],
+                "mlflow": [],
+            }
             for _ in range(SERVER_REPEATS):
                 for side, results in tries.items():
                     results.append(self._through_server(side, workload, params))

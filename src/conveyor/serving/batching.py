@@ -310,12 +310,7 @@ class AdaptiveBatcher:
             model_input, rows, loop.create_future(), time.perf_counter(), alone=alone
         )
         self._forecast.on_arrival(request.enqueued)
-        if (
-            not self._queue
-            and not self._pump_scheduled
-            and self._lone_caller()
-            and self._answer_inline([request])
-        ):
+        if not self._pump_scheduled and self._lone_caller() and self._answer_inline([request]):
             # No one else can be waiting to join: answered now, without a trip through the loop.
             MODEL_SECONDS.set(request.model_s)
             answered: Predictions = request.future.result()

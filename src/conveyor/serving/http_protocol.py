@@ -66,7 +66,8 @@ class _HeadHeldBack:
         return getattr(self._real, name)
 
 
-_open_connections = 0  # this process's connections served by the protocol below
+# The open connections of this process's server: uvicorn's own set, shared by its protocols.
+_connections: set[Any] = set()
 
 
 def lone_connection() -> bool:
@@ -75,22 +76,17 @@ def lone_connection() -> bool:
     HTTP/1.1 answers one connection's requests in turn, so a lone connection's request never
     has a concurrent one to batch with (``AdaptiveBatcher``'s ``lone_caller``).
     """
-    return _open_connections == 1
+    return len(_connections) == 1
 
 
 class OneWriteHttpToolsProtocol(HttpToolsProtocol):
     """``HttpToolsProtocol`` whose responses leave in one write (see the module doc); it also
-    counts the open connections (``lone_connection``)."""
+    shows its server's open connections to ``lone_connection``."""
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
-        global _open_connections  # noqa: PLW0603 - one count per process, read per request
-        _open_connections += 1
+        global _connections  # noqa: PLW0603 - one server per process, read per request
+        _connections = self.connections
         super().connection_made(transport)
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        global _open_connections  # noqa: PLW0603
-        _open_connections -= 1
-        super().connection_lost(exc)
 
     def on_headers_complete(self) -> None:
         super().on_headers_complete()

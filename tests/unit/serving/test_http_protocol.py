@@ -208,7 +208,7 @@ def test_open_connections_are_counted_for_the_lone_caller_rule(url: str) -> None
     from conveyor.serving import http_protocol
 
     def is_open(n: int) -> Any:
-        return lambda: http_protocol._open_connections == n
+        return lambda: len(http_protocol._connections) == n
 
     host, port = url.removeprefix("http://").split(":")
     assert _eventually(is_open(0))  # earlier tests' connections are closed

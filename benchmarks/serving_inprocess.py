@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -32,21 +31,15 @@ from typing import Any
 import orjson
 
 sys.path.insert(0, str(Path(__file__).parent))
-from _serving_model import columns, dataset, load, request_rows, train
+import _serving_setup
+from _serving_model import columns, request_rows, train
 
 
 def register(workdir: Path) -> str:
-    """Log, register and alias the benchmark's forest in the workspace; return its URI."""
-    import conveyor as cv
-
+    """Train, log, register and alias the benchmark's forest in the workspace; its URI."""
     train(workdir)
-    with cv.start_run() as run:
-        cv.log_model(load(workdir), "model", input_example=dataset()[:5])
-    version = cv.register_model(f"runs:/{run.info.run_id}/model", "bench")
-    cli = Path(sys.executable).parent / "conveyor"
-    alias = [str(cli), "models", "alias", "bench", "production", str(version.version)]
-    subprocess.run(alias, check=True, env=os.environ, capture_output=True)
-    return "models:/bench@production"
+    uri: str = _serving_setup.conveyor({"workdir": str(workdir)})["model_uri"]
+    return uri
 
 
 def stub_predict(busy_s: float) -> Callable[..., Any]:

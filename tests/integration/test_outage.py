@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -16,7 +16,7 @@ from conveyor.settings import get_settings
 from conveyor.tracking import RunStatus, fluent
 from conveyor.tracking.remote import HttpClient
 from conveyor.tracking.spool import Spool
-from tests.servers import ProcessServer, free_port
+from tests.servers import ProcessServer, free_port, wait_for
 
 pytestmark = pytest.mark.slow
 
@@ -68,14 +68,6 @@ def server(
                 fluent.end_run()
         fluent._reset_client()
         srv.kill()
-
-
-def wait_for(condition: Callable[[], bool], what: str, timeout_s: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout_s
-    while not condition():
-        if time.monotonic() > deadline:
-            pytest.fail(f"{what}: not within {timeout_s}s")
-        time.sleep(0.01)
 
 
 def log_points(logged: Logged, count: int) -> float:

@@ -14,7 +14,7 @@ import pytest
 import uvicorn
 
 from conveyor.serving.http_protocol import OneWriteHttpToolsProtocol, _HeadHeldBack
-from tests.servers import free_port
+from tests.servers import free_port, wait_for
 
 WRITES: list[bytes] = []  # what the server put on the wire, one entry per transport write
 
@@ -195,30 +195,21 @@ def test_held_head_is_flushed_on_close_and_other_calls_pass_through() -> None:
     assert real.closed
 
 
-def _eventually(condition: Any) -> bool:
-    deadline = time.monotonic() + 5
-    while not condition():
-        if time.monotonic() > deadline:
-            return False
-        time.sleep(0.01)
-    return True
-
-
 def test_open_connections_are_counted_for_the_lone_caller_rule(url: str) -> None:
     from conveyor.serving import http_protocol
 
-    def is_open(n: int) -> Any:
-        return lambda: len(http_protocol._connections) == n
+    def open_(n: int) -> None:
+        wait_for(lambda: len(http_protocol._connections) == n, f"{n} open", timeout_s=5)
 
     host, port = url.removeprefix("http://").split(":")
-    assert _eventually(is_open(0))  # earlier tests' connections are closed
+    open_(0)  # earlier tests' connections are closed
     assert not http_protocol.lone_connection()
     with httpx.Client() as first:
         first.get(f"{url}/").raise_for_status()
-        assert _eventually(is_open(1))
+        open_(1)
         assert http_protocol.lone_connection()
         with socket.create_connection((host, int(port)), timeout=10):
-            assert _eventually(is_open(2))
+            open_(2)
             assert not http_protocol.lone_connection()
-        assert _eventually(is_open(1))
-    assert _eventually(is_open(0))
+        open_(1)
+    open_(0)
